@@ -1,0 +1,126 @@
+# hyve: root build. Entry points: make | make run | make check | make bench
+# Out-of-tree: everything lands in $(BUILD). Quiet unless V=1.
+# Each folder lists its own sources explicitly in its module.mk.
+
+BUILD    ?= build
+CC       ?= gcc
+HOSTCC   ?= $(CC)
+V        ?= 0
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP -Iinclude -I. -D_GNU_SOURCE -pthread
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDLIBS   := -pthread -lm
+
+# Freestanding 32-bit test guests (Multiboot v1, entered in protected mode).
+GUEST_CFLAGS := -m32 -march=i686 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
+                -fno-asynchronous-unwind-tables -mno-sse -mno-mmx -mno-80387 -O2 -g \
+                -std=gnu11 $(WARN) -Iguests/lib -nostdlib -MMD -MP
+GUEST_LDFLAGS := -m elf_i386 -nostdlib -static -T guests/lib/guest.ld
+
+VMM_SRCS :=
+DEV_SRCS :=
+LOADER_SRCS :=
+FRONTEND_SRCS :=
+FRONTEND_ASM_SRCS :=
+UNIT_TESTS :=
+GUESTS :=
+GUEST_LIB_SRCS :=
+
+include vmm/module.mk
+include devices/module.mk
+include loaders/module.mk
+include frontend/module.mk
+include guests/module.mk
+include tests/module.mk
+
+LIB_SRCS := $(VMM_SRCS) $(DEV_SRCS) $(LOADER_SRCS)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+FRONTEND_OBJS := $(FRONTEND_SRCS:%.c=$(BUILD)/obj/%.o) $(FRONTEND_ASM_SRCS:%.S=$(BUILD)/obj/%.o)
+
+GUEST_LIB_OBJS := $(patsubst %,$(BUILD)/guests/%.o,$(basename $(GUEST_LIB_SRCS)))
+GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
+UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
+
+.PHONY: all run check check-unit check-guest guests unit clean deps bench
+all: $(BUILD)/hyve guests unit
+
+guests: $(GUEST_ELFS)
+unit: $(UNIT_BINS)
+
+# The default guest is embedded in the hyve binary (frontend/default_guest.S).
+DEFAULT_GUEST ?= smpdemo
+$(BUILD)/obj/frontend/default_guest.o: $(BUILD)/guests/$(DEFAULT_GUEST).elf
+$(BUILD)/obj/frontend/default_guest.o: ALL_CFLAGS += -DDEFAULT_GUEST_PATH='"$(BUILD)/guests/$(DEFAULT_GUEST).elf"'
+
+$(BUILD)/hyve: $(FRONTEND_OBJS) $(LIB_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC-SAN  $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+# Unit tests: always built with ASan+UBSan. Each test NAME in UNIT_TESTS lists
+# the library sources it links in NAME_SRCS (set in the owning module.mk).
+define unit_test_rule
+$(BUILD)/tests/unit/$(1): $(BUILD)/san/tests/unit/$(1).o $(BUILD)/san/tests/unit/tap.o $$($(1)_SRCS:%.c=$(BUILD)/san/%.o)
+	@mkdir -p $$(dir $$@)
+	@echo "  LD-SAN  $$@"
+	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(SAN_FLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_rule,$(t))))
+
+$(BUILD)/guests/%.o: guests/%.c
+	@mkdir -p $(dir $@)
+	@echo "  GCC32   $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/guests/%.o: guests/%.S
+	@mkdir -p $(dir $@)
+	@echo "  GAS32   $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/guests/%.elf: $(BUILD)/guests/%.o $(GUEST_LIB_OBJS) guests/lib/guest.ld
+	@echo "  LD32    $@"
+	$(Q)ld $(GUEST_LDFLAGS) -o $@ $(GUEST_LIB_OBJS) $<
+
+# Set-up: install the Debian packages the build and tests need (as root), once.
+deps:
+	$(Q)tools/ensure-deps
+
+run: deps $(BUILD)/hyve
+	$(BUILD)/hyve --cpus 4
+
+check: deps all
+	$(Q)tests/run-tests --build $(BUILD)
+
+check-unit: all
+	$(Q)tests/run-tests --build $(BUILD) --only unit
+
+check-guest: all
+	$(Q)tests/run-tests --build $(BUILD) --only guest
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

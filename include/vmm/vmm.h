@@ -1,0 +1,119 @@
+/* vmm.h: public API of libvmm, hyve's core (the part bhyve keeps in vmm.ko).
+ *
+ * A VM has a fixed set of configured vCPUs (0..ncpus-1, APIC ID == vCPU id,
+ * vCPU 0 is the BSP). vCPU state (vLAPIC, KVM vCPU, kvm_run mapping) is
+ * allocated lazily on first use; the frontend runs each vCPU on a thread of
+ * its own by calling vm_run() in a loop and dispatching the returned exit.
+ * Every function returns 0 or -errno and never exits or prints.
+ * Threading: vm_* functions may be called from any thread unless noted;
+ * vm_run() and vm_vcpu_* setters only from the thread that runs that vCPU,
+ * or before it runs.
+ */
+#ifndef VMM_VMM_H
+#define VMM_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/cpuset.h"
+#include "vmm/gmem.h"
+#include "vmm/vmm_exit.h"
+
+struct vm;
+struct vcpu;
+
+/* --- tracing (smp-spec 5) --- */
+enum vm_trace_kind {
+	VM_TRACE_IPI = 0,    /* an ICR write: sender, fields, verdict, resolved targets */
+	VM_TRACE_TARGET = 1, /* one target of an IPI: delivered or dropped, with the reason */
+	VM_TRACE_STATE = 2,  /* a vCPU boot-state change */
+};
+
+struct vm_trace_event {
+	uint32_t kind;     /* enum vm_trace_kind */
+	uint32_t vcpu;     /* sender (IPI), target (TARGET), subject (STATE) */
+	uint32_t mode;     /* IPI delivery mode (enum apic_dm in vmm/apic_dest.h) */
+	uint32_t vector;
+	uint32_t shorthand;
+	uint32_t dest;
+	bool logical;
+	bool x2apic;
+	bool delivered;    /* TARGET */
+	const char *what;  /* IPI: verdict name; TARGET: reason; STATE: "OLD->NEW" */
+	const cpuset_t *targets; /* IPI: resolved set (NULL otherwise) */
+};
+
+typedef void vm_trace_fn(void *ctx, const struct vm_trace_event *ev);
+
+struct vm_config {
+	uint32_t ncpus;         /* configured vCPUs, 1..vm_max_cpus() */
+	uint64_t mem_size;      /* guest RAM bytes (>= 1 MiB, multiple of 4 KiB) */
+	bool x2apic;            /* offer x2APIC in CPUID (then APIC IDs may exceed 254) */
+	vm_trace_fn *trace;     /* optional; called on the thread where the event happens */
+	void *trace_ctx;
+};
+
+/* Opens /dev/kvm, creates the VM and its RAM. -ENOENT/-EACCES when /dev/kvm
+ * cannot be opened, -EINVAL for a bad config; err (errlen bytes) receives one
+ * line saying what failed. */
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
+/* Ends every vCPU thread's use of the VM first (vm_suspend + join in the frontend). */
+void vm_destroy(struct vm *vm);
+/* Upper bound for vm_config.ncpus with (x2apic) or without x2APIC: 255 for
+ * xAPIC (8-bit IDs, 0xff is broadcast), else min(VM_MAXCPU, KVM_CAP_MAX_VCPUS);
+ * -errno when /dev/kvm cannot be opened. */
+int vm_max_cpus(bool x2apic);
+
+const struct guest_mem *vm_guest_mem(struct vm *vm);
+uint32_t vm_ncpus(const struct vm *vm);
+
+/* Marks a configured vCPU active (a target for FIXED/LOWPRIO/NMI IPIs). */
+int vm_activate_cpu(struct vm *vm, uint32_t vcpuid);
+/* The vCPU object, allocated on first use. -EINVAL for an id outside the configured set. */
+int vm_vcpu_get(struct vm *vm, uint32_t vcpuid, struct vcpu **out);
+uint32_t vcpu_id(const struct vcpu *vcpu);
+struct vm *vcpu_vm(const struct vcpu *vcpu);
+/* Number of vCPUs whose state has been allocated so far. */
+unsigned vm_allocated_count(struct vm *vm);
+
+enum vm_cap {
+	VM_CAP_IPI_EXIT = 0, /* report INIT/STARTUP as VM_EXITCODE_IPI (default off: SPINUP_AP) */
+	VM_CAP_MAX
+};
+int vm_set_capability(struct vcpu *vcpu, enum vm_cap cap, bool on);
+
+/* Puts the BSP in the Multiboot entry state: 32-bit flat protected mode, paging
+ * off, EIP = entry, EAX/EBX as given, IF = 0 (Multiboot 0.6.96 section 3.2). */
+int vm_vcpu_setup_multiboot(struct vcpu *vcpu, uint32_t entry, uint32_t eax, uint32_t ebx);
+
+/* Starts an AP that the core has released (VM_EXITCODE_IPI STARTUP member, or
+ * VM_EXITCODE_SPINUP_AP) in real mode at rip (CS.base = rip & ~0xffff..., see
+ * SDM 8.4.3: CS.selector = vector << 8, CS.base = vector << 12, IP = 0).
+ * -EBUSY if the vCPU is not waiting for this start (e.g. an INIT came between). */
+int vm_vcpu_start_ap(struct vm *vm, uint32_t vcpuid, uint64_t rip);
+
+/* Runs the vCPU until an exit for the frontend. Call only on the vCPU's own
+ * thread. Complete an INOUT/MMIO read by filling exit->u.*.data before the
+ * next call. Returns 0 with *exit filled, or -errno on a host failure. */
+int vm_run(struct vcpu *vcpu, struct vm_exit *exit);
+
+/* Ends the VM: every vCPU's vm_run() returns VM_EXITCODE_SUSPENDED soon (the
+ * first call wins the reason). Any thread. */
+void vm_suspend(struct vm *vm, enum vm_suspend_how how);
+enum vm_suspend_how vm_suspended(struct vm *vm);
+
+/* Registers of a vCPU, formatted for a crash report (triple fault). Owner thread. */
+int vm_vcpu_dump(struct vcpu *vcpu, char *buf, size_t len);
+
+/* --- observability (smp-spec 5) --- */
+struct vm_stats {
+	uint32_t configured, allocated, started; /* vCPUs */
+	uint64_t ipis, startup_dropped, init_ignored, ipi_ignored;
+};
+void vm_get_stats(struct vm *vm, struct vm_stats *st);
+/* For every configured vCPU that never ran guest code, a one-line reason. */
+typedef void vm_verdict_fn(void *ctx, uint32_t vcpuid, const char *why);
+void vm_never_ran_report(struct vm *vm, vm_verdict_fn *fn, void *ctx);
+
+#endif

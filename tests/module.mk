@@ -1,0 +1,1 @@
+# tests/module.mk: sources of tests/ (explicit list)

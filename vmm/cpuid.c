@@ -1,0 +1,135 @@
+/* cpuid.c: builds each vCPU's CPUID table from what KVM supports (see cpuid.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "vmm/cpuid.h"
+
+#define CPUID1_ECX_MONITOR (1u << 3)
+#define CPUID1_ECX_X2APIC (1u << 21)
+#define CPUID1_ECX_TSC_DEADLINE (1u << 24)
+#define CPUID1_ECX_HYPERVISOR (1u << 31)
+#define CPUID1_EDX_APIC (1u << 9)
+#define CPUID1_EDX_HTT (1u << 28)
+
+#define TOPO_LEVEL_SMT 1u
+#define TOPO_LEVEL_CORE 2u
+
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned nent, uint32_t fn, uint32_t idx)
+{
+	for (unsigned i = 0; i < nent; i++)
+		if (e[i].function == fn &&
+		    (!(e[i].flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e[i].index == idx))
+			return &e[i];
+	return NULL;
+}
+
+unsigned cpuid_phys_bits(const struct kvm_cpuid_entry2 *e, unsigned nent)
+{
+	for (unsigned i = 0; i < nent; i++)
+		if (e[i].function == 0x80000008 && (e[i].eax & 0xff) >= 32)
+			return e[i].eax & 0xff;
+	return 36;
+}
+
+static unsigned order_base2(uint32_t n)
+{
+	unsigned b = 0;
+	while (b < 32 && (1ULL << b) < n)
+		b++;
+	return b;
+}
+
+/* Removes entries of function fn (all indices); returns the new count. */
+static unsigned drop_leaf(struct kvm_cpuid_entry2 *e, unsigned nent, uint32_t lo, uint32_t hi)
+{
+	unsigned w = 0;
+	for (unsigned i = 0; i < nent; i++)
+		if (e[i].function < lo || e[i].function > hi)
+			e[w++] = e[i];
+	return w;
+}
+
+static int put(struct kvm_cpuid_entry2 *e, unsigned *nent, unsigned cap, const struct kvm_cpuid_entry2 *v)
+{
+	struct kvm_cpuid_entry2 *old = cpuid_find(e, *nent, v->function, v->index);
+	if (old && old->index == v->index) {
+		*old = *v;
+		return 0;
+	}
+	if (*nent >= cap)
+		return -ENOSPC;
+	e[(*nent)++] = *v;
+	return 0;
+}
+
+static int topology_leaf(struct kvm_cpuid_entry2 *e, unsigned *nent, unsigned cap, uint32_t fn,
+			 const struct cpuid_params *p)
+{
+	/* Subleaf 0: SMT level, 1 thread per core; subleaf 1: core level, ncpus
+	 * cores; subleaf 2: invalid level (ECX[15:8] = 0) ends the enumeration. */
+	const uint32_t shift = order_base2(p->ncpus);
+	for (uint32_t sub = 0; sub < 3; sub++) {
+		struct kvm_cpuid_entry2 v = {.function = fn, .index = sub,
+					     .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .edx = p->apic_id};
+		if (sub == 0) {
+			v.eax = 0;
+			v.ebx = 1;
+			v.ecx = (TOPO_LEVEL_SMT << 8) | sub;
+		} else if (sub == 1) {
+			v.eax = shift;
+			v.ebx = p->ncpus & 0xffff;
+			v.ecx = (TOPO_LEVEL_CORE << 8) | sub;
+		} else {
+			v.ecx = sub;
+		}
+		int r = put(e, nent, cap, &v);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const struct cpuid_params *p)
+{
+	int r;
+	struct kvm_cpuid_entry2 *l0 = cpuid_find(e, nent, 0, 0);
+	if (l0 && l0->eax < 0xb)
+		l0->eax = 0xb; /* make the topology leaf reachable */
+	const bool has_1f = l0 && l0->eax >= 0x1f; /* l0 may move when leaves are dropped */
+
+	struct kvm_cpuid_entry2 *l1 = cpuid_find(e, nent, 1, 0);
+	if (l1) {
+		uint32_t lp = p->ncpus > 255 ? 255 : p->ncpus;
+		l1->ebx = (l1->ebx & 0x0000ffffu) | (lp << 16) | ((p->apic_id & 0xff) << 24);
+		l1->ecx &= ~(CPUID1_ECX_MONITOR | CPUID1_ECX_TSC_DEADLINE | CPUID1_ECX_X2APIC);
+		l1->ecx |= CPUID1_ECX_HYPERVISOR | (p->x2apic ? CPUID1_ECX_X2APIC : 0);
+		l1->edx |= CPUID1_EDX_APIC;
+		if (p->ncpus > 1)
+			l1->edx |= CPUID1_EDX_HTT;
+		else
+			l1->edx &= ~CPUID1_EDX_HTT;
+	}
+	/* Leaf 4 (deterministic cache parameters): EAX[31:26] = cores per package - 1. */
+	for (unsigned i = 0; i < nent; i++)
+		if (e[i].function == 4) {
+			uint32_t cores = p->ncpus > 64 ? 64 : p->ncpus;
+			e[i].eax = (e[i].eax & 0x03ffffffu) | ((cores - 1) << 26);
+			e[i].eax &= ~(0xfffu << 14); /* one thread shares each cache level */
+		}
+
+	nent = drop_leaf(e, nent, 0xb, 0xb);
+	nent = drop_leaf(e, nent, 0x1f, 0x1f);
+	if ((r = topology_leaf(e, &nent, cap, 0xb, p)))
+		return r;
+	if (has_1f && (r = topology_leaf(e, &nent, cap, 0x1f, p)))
+		return r;
+
+	nent = drop_leaf(e, nent, 0x40000000, 0x400000ff);
+	struct kvm_cpuid_entry2 hv = {.function = 0x40000000, .eax = 0x40000000};
+	memcpy(&hv.ebx, HYVE_CPUID_SIGNATURE, 4);
+	memcpy(&hv.ecx, HYVE_CPUID_SIGNATURE + 4, 4);
+	memcpy(&hv.edx, HYVE_CPUID_SIGNATURE + 8, 4);
+	if ((r = put(e, &nent, cap, &hv)))
+		return r;
+	return (int)nent;
+}

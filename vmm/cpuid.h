@@ -1,0 +1,37 @@
+/* cpuid.h: the CPUID table hyve gives each vCPU (pure; unit-tested on the host). */
+#ifndef VMM_CPUID_H
+#define VMM_CPUID_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cpuid_params {
+	uint32_t apic_id; /* this vCPU's APIC ID (== vCPU id) */
+	uint32_t ncpus;   /* configured vCPUs */
+	bool x2apic;      /* offer x2APIC (CPUID.1:ECX[21]) */
+};
+
+/* Signature of hyve's hypervisor leaf 0x40000000 (EBX, ECX, EDX). */
+#define HYVE_CPUID_SIGNATURE "hyvehyvehyve"
+
+/* Rewrites the table KVM_GET_SUPPORTED_CPUID returned (nent entries, room for
+ * cap) into this vCPU's table:
+ *  - leaf 1: initial APIC ID (EBX[31:24], low 8 bits), logical processor count
+ *    (EBX[23:16]) and HTT, APIC present, x2APIC per params, hypervisor bit;
+ *    TSC-deadline, MONITOR and PCID-less features hyve does not back cleared;
+ *  - leaves 0xb and 0x1f: one thread per core, ncpus cores, EDX = x2APIC ID
+ *    (SDM Vol. 2A CPUID, "Extended Topology Enumeration Leaf");
+ *  - leaf 4: cores per package;
+ *  - hypervisor leaves: KVM's 0x40000000-0x400000ff are removed (their PV
+ *    features need KVM's in-kernel LAPIC), 0x40000000 = hyve's signature.
+ * Returns the new entry count, or -ENOSPC when cap is too small. */
+int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const struct cpuid_params *p);
+
+/* Guest MAXPHYADDR from leaf 0x80000008 (36 if absent). */
+unsigned cpuid_phys_bits(const struct kvm_cpuid_entry2 *e, unsigned nent);
+
+/* Entry for (function, index), or NULL. */
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned nent, uint32_t fn, uint32_t idx);
+
+#endif

@@ -1,0 +1,68 @@
+/* gmem.c: guest physical memory layout and checked accessor (include/vmm/gmem.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "vmm/gmem.h"
+
+void gmem_layout(struct guest_mem *m, uint8_t *host, uint64_t ram_size)
+{
+	memset(m, 0, sizeof(*m));
+	m->ram_size = ram_size;
+	uint64_t low = ram_size < GMEM_LOWMEM_LIMIT ? ram_size : GMEM_LOWMEM_LIMIT;
+	m->r[0] = (struct gmem_region){.gpa = 0, .size = low, .host = host};
+	m->nregions = 1;
+	if (ram_size > low) {
+		m->r[1] = (struct gmem_region){.gpa = GMEM_HIGHMEM_BASE, .size = ram_size - low,
+					       .host = host + low};
+		m->nregions = 2;
+	}
+}
+
+void *gmem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < m->nregions && i < GMEM_MAX_REGIONS; i++) {
+		const struct gmem_region *r = &m->r[i];
+		if (gpa < r->gpa)
+			continue;
+		uint64_t off = gpa - r->gpa;
+		if (off >= r->size && !(off == r->size && len == 0))
+			continue;
+		if (len > r->size - off)
+			return NULL;
+		return r->host + off;
+	}
+	return NULL;
+}
+
+int gmem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = gmem_ptr(m, gpa, len);
+	if (!p)
+		return -EFAULT;
+	if (len)
+		memcpy(p, src, len);
+	return 0;
+}
+
+int gmem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
+{
+	const void *p = gmem_ptr(m, gpa, len);
+	if (!p)
+		return -EFAULT;
+	if (len)
+		memcpy(dst, p, len);
+	return 0;
+}
+
+uint64_t gmem_top(const struct guest_mem *m)
+{
+	if (!m->nregions)
+		return 0;
+	const struct gmem_region *r = &m->r[m->nregions - 1];
+	return r->gpa + r->size;
+}
+
+uint64_t gmem_lowmem(const struct guest_mem *m)
+{
+	return m->nregions ? m->r[0].size : 0;
+}

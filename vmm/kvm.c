@@ -1,0 +1,179 @@
+/* kvm.c: checked wrappers around the KVM ioctls that libvmm uses (no in-kernel irqchip). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vmm/kvm.h"
+#include "vmm/vlapic.h"
+
+/* Where KVM on VMX parks its real-mode TSS and EPT identity map (inside the
+ * MMIO hole, below the BIOS area; QEMU uses the same addresses). */
+#define KVM_TSS_ADDR 0xfffbd000u
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+
+static int xioctl(int fd, unsigned long req, const void *arg)
+{
+	int r;
+	do
+		r = ioctl(fd, req, arg);
+	while (r < 0 && errno == EAGAIN);
+	return r < 0 ? -errno : r;
+}
+
+int kvm_open(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (v != KVM_API_VERSION) {
+		close(fd);
+		return -ENOTSUP;
+	}
+	return fd;
+}
+
+int kvm_max_vcpus(int kvm_fd)
+{
+	int n = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (n <= 0)
+		n = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	return n <= 0 ? 4 : n; /* api.rst 4.7: 4 when neither is reported */
+}
+
+int kvm_vm_create(int kvm_fd)
+{
+	int fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+int kvm_vm_setup(int vm_fd, char *err, size_t errlen)
+{
+	int r;
+	/* Needed on VMX without unrestricted guest for real mode (APs start there). */
+	if (ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0) {
+		r = xioctl(vm_fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)KVM_TSS_ADDR);
+		if (r < 0) {
+			snprintf(err, errlen, "KVM_SET_TSS_ADDR: %s", strerror(-r));
+			return r;
+		}
+	}
+	if (ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+		uint64_t a = KVM_IDENTITY_MAP_ADDR;
+		r = xioctl(vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &a);
+		if (r < 0) {
+			snprintf(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(-r));
+			return r;
+		}
+	}
+	/* x2APIC MSRs (always "invalid" without an in-kernel LAPIC) and unknown MSRs
+	 * come to user space (api.rst 7.21, KVM_CAP_X86_USER_SPACE_MSR). */
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR};
+	cap.args[0] = KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
+		      KVM_MSR_EXIT_REASON_FILTER;
+	r = xioctl(vm_fd, KVM_ENABLE_CAP, &cap);
+	if (r < 0) {
+		snprintf(err, errlen, "KVM_CAP_X86_USER_SPACE_MSR: %s (kernel too old?)", strerror(-r));
+		return r;
+	}
+	/* IA32_APIC_BASE and IA32_TSC_DEADLINE are ours: KVM would handle the first
+	 * itself and silently drop the second (api.rst 4.97, KVM_X86_SET_MSR_FILTER). */
+	static const uint8_t deny = 0; /* bitmap bit 0 clear: deny -> exit with reason FILTER */
+	struct kvm_msr_filter f;
+	memset(&f, 0, sizeof(f));
+	f.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+	f.ranges[0] = (struct kvm_msr_filter_range){.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+						     .nmsrs = 1, .base = MSR_IA32_APIC_BASE,
+						     .bitmap = (uint8_t *)&deny};
+	f.ranges[1] = (struct kvm_msr_filter_range){.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+						     .nmsrs = 1, .base = MSR_IA32_TSC_DEADLINE,
+						     .bitmap = (uint8_t *)&deny};
+	r = xioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f);
+	if (r < 0) {
+		snprintf(err, errlen, "KVM_X86_SET_MSR_FILTER: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int kvm_set_memory(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void *host)
+{
+	struct kvm_userspace_memory_region m = {
+		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)host};
+	return xioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &m);
+}
+
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
+{
+	for (unsigned n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		if (!c)
+			return NULL;
+		c->nent = n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			return c;
+		int e = errno;
+		free(c);
+		if (e != E2BIG)
+			return NULL;
+	}
+	return NULL;
+}
+
+int kvm_vcpu_create(int vm_fd, uint32_t id)
+{
+	int fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	return fd < 0 ? -errno : fd;
+}
+
+int kvm_run_size(int kvm_fd)
+{
+	int n = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	return n < 0 ? -errno : n;
+}
+
+int kvm_get_regs(int fd, struct kvm_regs *r) { return xioctl(fd, KVM_GET_REGS, r); }
+int kvm_set_regs(int fd, const struct kvm_regs *r) { return xioctl(fd, KVM_SET_REGS, r); }
+int kvm_get_sregs(int fd, struct kvm_sregs *s) { return xioctl(fd, KVM_GET_SREGS, s); }
+int kvm_set_sregs(int fd, const struct kvm_sregs *s) { return xioctl(fd, KVM_SET_SREGS, s); }
+int kvm_set_cpuid(int fd, const struct kvm_cpuid2 *c) { return xioctl(fd, KVM_SET_CPUID2, c); }
+
+int kvm_set_fpu_reset(int fd)
+{
+	struct kvm_fpu fpu;
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f;     /* SDM table 9-1: x87 control word after INIT */
+	fpu.mxcsr = 0x1f80;  /* SDM 10.2.3: MXCSR after INIT */
+	return xioctl(fd, KVM_SET_FPU, &fpu);
+}
+
+int kvm_clear_events(int fd)
+{
+	struct kvm_vcpu_events ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING;
+	return xioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
+}
+
+int kvm_inject_irq(int fd, uint8_t vector)
+{
+	struct kvm_interrupt irq = {.irq = vector};
+	return xioctl(fd, KVM_INTERRUPT, &irq);
+}
+
+int kvm_inject_nmi(int fd)
+{
+	return xioctl(fd, KVM_NMI, NULL);
+}
+
+int kvm_vcpu_run(int fd)
+{
+	int r = ioctl(fd, KVM_RUN, 0);
+	return r < 0 ? -errno : 0;
+}

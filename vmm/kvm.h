@@ -1,0 +1,30 @@
+/* kvm.h: libvmm's thin, checked wrapper around the KVM ioctls (private). */
+#ifndef VMM_KVM_H
+#define VMM_KVM_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Every function returns 0 (or a non-negative value) or -errno. */
+int kvm_open(void);                              /* fd of /dev/kvm, API version checked */
+int kvm_max_vcpus(int kvm_fd);
+int kvm_vm_create(int kvm_fd);                   /* VM fd */
+int kvm_vm_setup(int vm_fd, char *err, size_t errlen); /* TSS/identity map, user-space MSRs, MSR filter */
+int kvm_set_memory(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void *host);
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd); /* malloc'd; NULL on failure */
+int kvm_vcpu_create(int vm_fd, uint32_t id);     /* vCPU fd */
+int kvm_run_size(int kvm_fd);
+
+int kvm_get_regs(int fd, struct kvm_regs *r);
+int kvm_set_regs(int fd, const struct kvm_regs *r);
+int kvm_get_sregs(int fd, struct kvm_sregs *s);
+int kvm_set_sregs(int fd, const struct kvm_sregs *s);
+int kvm_set_cpuid(int fd, const struct kvm_cpuid2 *c);
+int kvm_set_fpu_reset(int fd);                   /* FPU/SSE state of a processor after INIT */
+int kvm_clear_events(int fd);                    /* drop pending exceptions/interrupts/NMIs */
+int kvm_inject_irq(int fd, uint8_t vector);
+int kvm_inject_nmi(int fd);
+int kvm_vcpu_run(int fd);                        /* 0, or -errno (-EINTR on a kick) */
+
+#endif

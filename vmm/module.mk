@@ -1,0 +1,15 @@
+# vmm/module.mk: libvmm, the core (VM, vCPUs, vLAPIC, IPIs, rendezvous, KVM backend).
+VMM_SRCS += vmm/gmem.c
+VMM_SRCS += vmm/apic_dest.c
+VMM_SRCS += vmm/vlapic.c
+VMM_SRCS += vmm/cpuid.c
+VMM_SRCS += vmm/kvm.c
+VMM_SRCS += vmm/vm.c
+VMM_SRCS += vmm/vcpu.c
+VMM_SRCS += vmm/ipi.c
+VMM_SRCS += vmm/rendezvous.c
+
+UNIT_TESTS += test_gmem
+test_gmem_SRCS := vmm/gmem.c
+UNIT_TESTS += test_apic_dest
+test_apic_dest_SRCS := vmm/apic_dest.c

@@ -1,0 +1,415 @@
+/* vcpu.c: the vCPU run loop: KVM_RUN, core exits (APIC, MSRs, HLT), injection, waiting, starting. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/cpuid.h"
+#include "vmm/kvm.h"
+#include "vmm/vm_priv.h"
+
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+
+#define CR0_PE (1u << 0)
+#define CR0_ET (1u << 4)
+#define CR0_NW (1u << 29)
+#define CR0_CD (1u << 30)
+#define RFLAGS_RESERVED 0x2u
+
+static struct kvm_segment flat32(uint16_t sel, uint8_t type)
+{
+	return (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
+				    .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1};
+}
+
+/* Registers common to every start: no pending events, FPU after INIT. */
+static int reset_common(struct vcpu *v, struct kvm_sregs *s)
+{
+	int r = kvm_get_sregs(v->fd, s);
+	if (r < 0)
+		return r;
+	s->tr = (struct kvm_segment){.limit = 0xffff, .type = 11, .present = 1};
+	s->ldt = (struct kvm_segment){.limit = 0xffff, .type = 2, .present = 1};
+	s->gdt.base = s->idt.base = 0;
+	s->gdt.limit = s->idt.limit = 0xffff;
+	s->cr2 = s->cr3 = s->cr4 = 0;
+	s->efer = 0;
+	s->cr8 = 0;
+	memset(s->interrupt_bitmap, 0, sizeof(s->interrupt_bitmap));
+	if ((r = kvm_set_fpu_reset(v->fd)) < 0)
+		return r;
+	return kvm_clear_events(v->fd);
+}
+
+int vm_vcpu_setup_multiboot(struct vcpu *v, uint32_t entry, uint32_t eax, uint32_t ebx)
+{
+	struct vm *vm = v->vm;
+	struct kvm_sregs s;
+	int r = reset_common(v, &s);
+	if (r < 0)
+		return r;
+	/* Multiboot 0.6.96 section 3.2: flat 32-bit CS/DS/ES/FS/GS/SS, CR0.PE=1,
+	 * paging off, EFLAGS.IF=0; GDTR/IDTR are undefined (we leave them 0). */
+	s.cs = flat32(0x10, 0xb);
+	s.ds = s.es = s.fs = s.gs = s.ss = flat32(0x18, 0x3);
+	s.cr0 = CR0_PE | CR0_ET;
+	if ((r = kvm_set_sregs(v->fd, &s)) < 0)
+		return r;
+	struct kvm_regs regs = {.rip = entry, .rax = eax, .rbx = ebx, .rflags = RFLAGS_RESERVED};
+	if ((r = kvm_set_regs(v->fd, &regs)) < 0)
+		return r;
+	pthread_mutex_lock(&v->mtx);
+	pthread_mutex_lock(&vm->lock);
+	r = vcpu_set_state(vm, v->id, VCPU_RUNNING);
+	if (r == 0) {
+		v->started = true;
+		if (!vm->boot[v->id].ran)
+			vm->nstarted++;
+		vm->boot[v->id].ran = 1;
+		cpuset_set(&vm->active, v->id);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_unlock(&v->mtx);
+	return r;
+}
+
+/* Real-mode start after STARTUP (SDM 8.4.3, table 9-1): CS.selector = vector << 8,
+ * CS.base = vector << 12, IP = 0. Own thread. */
+static int apply_start(struct vcpu *v, uint64_t rip)
+{
+	struct kvm_sregs s;
+	int r;
+	if (v->io_pending) {
+		/* Let KVM finish the last I/O/MMIO/MSR exit without running guest code
+		 * before the registers are replaced (api.rst, kvm_run.immediate_exit). */
+		v->run->immediate_exit = 1;
+		r = kvm_vcpu_run(v->fd);
+		v->run->immediate_exit = 0;
+		v->io_pending = false;
+		if (r < 0 && r != -EINTR)
+			return r;
+	}
+	if ((r = reset_common(v, &s)) < 0)
+		return r;
+	s.cs = (struct kvm_segment){.base = rip, .limit = 0xffff,
+				    .selector = (uint16_t)(rip >> 4), .type = 0xb, .present = 1, .s = 1};
+	struct kvm_segment data = {.limit = 0xffff, .type = 3, .present = 1, .s = 1};
+	s.ds = s.es = s.fs = s.gs = s.ss = data;
+	s.cr0 = CR0_CD | CR0_NW | CR0_ET;
+	if ((r = kvm_set_sregs(v->fd, &s)) < 0)
+		return r;
+	struct kvm_cpuid_entry2 *l1 = cpuid_find(v->vm->cpuid->entries, v->vm->cpuid->nent, 1, 0);
+	struct kvm_regs regs = {.rip = 0, .rflags = RFLAGS_RESERVED, .rdx = l1 ? l1->eax : 0x600};
+	if ((r = kvm_set_regs(v->fd, &regs)) < 0)
+		return r;
+	v->run->request_interrupt_window = 0;
+	v->run->ready_for_interrupt_injection = 0;
+	v->if_flag = false;
+	return 0;
+}
+
+int vm_vcpu_start_ap(struct vm *vm, uint32_t vcpuid, uint64_t rip)
+{
+	struct vcpu *v = vm_vcpu_lookup(vm, vcpuid);
+	if (!v)
+		return -ENOENT;
+	int r = 0;
+	pthread_mutex_lock(&v->mtx);
+	pthread_mutex_lock(&vm->lock);
+	if (vm->boot[vcpuid].state != VCPU_RUNNING || v->started || v->start_pending) {
+		r = -EBUSY; /* an INIT came in between, or it was started already */
+	} else {
+		v->start_pending = true;
+		v->start_rip = rip;
+		cpuset_set(&vm->active, vcpuid);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_unlock(&v->mtx);
+	if (r == 0)
+		vcpu_notify(v);
+	return r;
+}
+
+enum wait_result { WAIT_RUN, WAIT_AGAIN, WAIT_ERROR };
+
+/* Blocks until this vCPU may enter the guest (smp-spec 1.8: parked vCPUs block,
+ * they never poll). Serves rendezvous, starts the vCPU when the frontend
+ * released it, wakes a halted vCPU on an NMI or an interrupt it can take. */
+static enum wait_result wait_runnable(struct vcpu *v, int *err)
+{
+	struct vm *vm = v->vm;
+	pthread_mutex_lock(&v->mtx);
+	for (;;) {
+		if (vm_suspended(vm) != VM_SUSPEND_NONE)
+			break;
+		if (v->rv_pending) {
+			pthread_mutex_unlock(&v->mtx);
+			vm_rendezvous_serve(v);
+			return WAIT_AGAIN;
+		}
+		pthread_mutex_lock(&vm->lock);
+		enum vcpu_state st = vm->boot[v->id].state;
+		if (st == VCPU_RUNNING && v->started) {
+			pthread_mutex_unlock(&vm->lock);
+			pthread_mutex_unlock(&v->mtx);
+			return WAIT_RUN;
+		}
+		if (st == VCPU_RUNNING && v->start_pending) {
+			uint64_t rip = v->start_rip;
+			v->start_pending = false;
+			v->started = true;
+			if (!vm->boot[v->id].ran)
+				vm->nstarted++;
+			vm->boot[v->id].ran = 1;
+			pthread_mutex_unlock(&vm->lock);
+			pthread_mutex_unlock(&v->mtx);
+			*err = apply_start(v, rip);
+			return *err ? WAIT_ERROR : WAIT_AGAIN;
+		}
+		if (st == VCPU_HALTED &&
+		    (v->nmi_pending || (v->if_flag && vlapic_pending_intr(v->vlapic) >= 0))) {
+			if (!v->if_flag)
+				vm->nhalted_noif--;
+			vcpu_set_state(vm, v->id, VCPU_RUNNING);
+			pthread_mutex_unlock(&vm->lock);
+			pthread_mutex_unlock(&v->mtx);
+			return WAIT_RUN;
+		}
+		pthread_mutex_unlock(&vm->lock);
+		pthread_cond_wait(&v->cond, &v->mtx);
+	}
+	pthread_mutex_unlock(&v->mtx);
+	return WAIT_AGAIN;
+}
+
+/* Queues at most one event for the next entry (api.rst 4.16: KVM_INTERRUPT
+ * has no queue of its own; one vector per KVM_RUN, the rest stays in IRR). */
+static int inject(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	int r;
+	pthread_mutex_lock(&v->mtx);
+	bool nmi = v->nmi_pending;
+	v->nmi_pending = false;
+	pthread_mutex_unlock(&v->mtx);
+	if (nmi && (r = kvm_inject_nmi(v->fd)) < 0)
+		return r;
+	int vec = vlapic_pending_intr(v->vlapic);
+	run->request_interrupt_window = 0;
+	if (vec >= 0) {
+		if (run->ready_for_interrupt_injection) {
+			if ((r = kvm_inject_irq(v->fd, (uint8_t)vec)) < 0)
+				return r;
+			vlapic_intr_accepted(v->vlapic, (uint8_t)vec);
+			run->ready_for_interrupt_injection = 0; /* one per entry */
+			vec = vlapic_pending_intr(v->vlapic);
+		}
+		if (vec >= 0)
+			run->request_interrupt_window = 1;
+	}
+	run->cr8 = vlapic_get_cr8(v->vlapic);
+	return 0;
+}
+
+static void handle_msr(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	bool wr = run->exit_reason == KVM_EXIT_X86_WRMSR;
+	uint32_t idx = run->msr.index;
+	int r;
+	if (idx == MSR_IA32_APIC_BASE) {
+		if (wr) {
+			r = vlapic_set_apicbase(v->vlapic, run->msr.data);
+		} else {
+			run->msr.data = vlapic_get_apicbase(v->vlapic);
+			r = 0;
+		}
+	} else if (idx >= MSR_X2APIC_FIRST && idx <= MSR_X2APIC_LAST) {
+		uint64_t val = run->msr.data;
+		r = wr ? vlapic_wrmsr(v->vlapic, idx, val) : vlapic_rdmsr(v->vlapic, idx, &val);
+		if (!wr && r == 0)
+			run->msr.data = val;
+	} else {
+		/* IA32_TSC_DEADLINE (not offered in CPUID yet) and MSRs KVM does not
+		 * know: #GP, as on a processor without them. */
+		r = -EINVAL;
+	}
+	run->msr.error = r ? 1 : 0;
+}
+
+/* Returns true when the access was the vCPU's own APIC page (handled here). */
+static bool handle_apic_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint64_t base = vlapic_mmio_base(v->vlapic);
+	uint64_t gpa = run->mmio.phys_addr;
+	if (!base || gpa < base || gpa - base >= APIC_PAGE_SIZE)
+		return false;
+	uint32_t off = (uint32_t)(gpa - base);
+	uint64_t val = 0;
+	unsigned len = run->mmio.len <= 8 ? run->mmio.len : 8;
+	if (run->mmio.is_write) {
+		memcpy(&val, run->mmio.data, len);
+		vlapic_mmio_write(v->vlapic, off, len, val);
+	} else {
+		vlapic_mmio_read(v->vlapic, off, len, &val);
+		memcpy(run->mmio.data, &val, len);
+	}
+	return true;
+}
+
+static void halt(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	bool dead;
+	pthread_mutex_lock(&v->mtx);
+	pthread_mutex_lock(&vm->lock);
+	vcpu_set_state(vm, v->id, VCPU_HALTED);
+	if (!v->if_flag)
+		vm->nhalted_noif++;
+	dead = vm_all_halted(vm);
+	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_unlock(&v->mtx);
+	if (dead)
+		vm_suspend(vm, VM_SUSPEND_HALT);
+}
+
+static int suspended_exit(struct vcpu *v, struct vm_exit *ex)
+{
+	struct vm *vm = v->vm;
+	vm_rendezvous_detach(v);
+	pthread_mutex_lock(&vm->lock);
+	vcpu_set_state(vm, v->id, VCPU_STOPPED);
+	pthread_mutex_unlock(&vm->lock);
+	*ex = (struct vm_exit){.exitcode = VM_EXITCODE_SUSPENDED, .vcpu = v->id};
+	ex->u.suspended.how = vm_suspended(vm);
+	return 0;
+}
+
+int vm_run(struct vcpu *v, struct vm_exit *ex)
+{
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
+	int r = 0;
+
+	if (!v->attached)
+		vm_rendezvous_attach(v);
+	for (;;) {
+		if (v->exit_pending) {
+			*ex = v->pending_exit;
+			v->exit_pending = false;
+			return 0;
+		}
+		int ap = cpuset_next(&v->spinup_pending, 0);
+		if (ap >= 0) {
+			cpuset_clr(&v->spinup_pending, (uint32_t)ap);
+			*ex = (struct vm_exit){.exitcode = VM_EXITCODE_SPINUP_AP, .vcpu = v->id};
+			ex->u.spinup_ap.vcpuid = (uint32_t)ap;
+			ex->u.spinup_ap.rip = v->spinup_rip;
+			return 0;
+		}
+		if (vm_suspended(vm) != VM_SUSPEND_NONE)
+			return suspended_exit(v, ex);
+		enum wait_result w = wait_runnable(v, &r);
+		if (w == WAIT_ERROR)
+			return r;
+		if (w == WAIT_AGAIN)
+			continue;
+		if ((r = inject(v)) < 0)
+			return r;
+
+		__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
+		r = kvm_vcpu_run(v->fd);
+		__atomic_store_n(&v->in_guest, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		v->io_pending = false;
+		vlapic_set_cr8(v->vlapic, (uint8_t)run->cr8);
+		v->if_flag = run->if_flag;
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+
+		ex->vcpu = v->id;
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			v->io_pending = true;
+			ex->exitcode = VM_EXITCODE_INOUT;
+			ex->rip = 0;
+			ex->u.inout.port = run->io.port;
+			ex->u.inout.size = run->io.size;
+			ex->u.inout.in = run->io.direction == KVM_EXIT_IO_IN;
+			ex->u.inout.count = run->io.count;
+			ex->u.inout.data = (uint8_t *)run + run->io.data_offset;
+			return 0;
+		case KVM_EXIT_MMIO:
+			v->io_pending = true;
+			if (handle_apic_mmio(v))
+				continue;
+			ex->exitcode = VM_EXITCODE_MMIO;
+			ex->u.mmio.gpa = run->mmio.phys_addr;
+			ex->u.mmio.len = run->mmio.len <= 8 ? (uint8_t)run->mmio.len : 8;
+			ex->u.mmio.is_write = run->mmio.is_write;
+			ex->u.mmio.data = run->mmio.data;
+			return 0;
+		case KVM_EXIT_X86_RDMSR:
+		case KVM_EXIT_X86_WRMSR:
+			v->io_pending = true;
+			handle_msr(v);
+			continue;
+		case KVM_EXIT_HLT:
+			halt(v);
+			continue;
+		case KVM_EXIT_IRQ_WINDOW_OPEN:
+		case KVM_EXIT_SET_TPR:
+		case KVM_EXIT_INTR:
+			continue;
+		case KVM_EXIT_SHUTDOWN:
+			ex->exitcode = VM_EXITCODE_TRIPLE_FAULT;
+			return 0;
+		case KVM_EXIT_INTERNAL_ERROR:
+			ex->exitcode = VM_EXITCODE_INTERNAL_ERROR;
+			ex->u.internal.kvm_exit_reason = run->exit_reason;
+			ex->u.internal.suberror = run->internal.suberror;
+			ex->u.internal.ndata = run->internal.ndata < 4 ? run->internal.ndata : 4;
+			for (unsigned i = 0; i < ex->u.internal.ndata; i++)
+				ex->u.internal.data[i] = run->internal.data[i];
+			return 0;
+		case KVM_EXIT_FAIL_ENTRY:
+			ex->exitcode = VM_EXITCODE_INTERNAL_ERROR;
+			ex->u.internal.kvm_exit_reason = run->exit_reason;
+			ex->u.internal.ndata = 1;
+			ex->u.internal.data[0] = run->fail_entry.hardware_entry_failure_reason;
+			return 0;
+		default:
+			ex->exitcode = VM_EXITCODE_INTERNAL_ERROR;
+			ex->u.internal.kvm_exit_reason = run->exit_reason;
+			ex->u.internal.ndata = 0;
+			return 0;
+		}
+	}
+}
+
+int vm_vcpu_dump(struct vcpu *v, char *buf, size_t len)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	int e;
+	if ((e = kvm_get_regs(v->fd, &r)) < 0 || (e = kvm_get_sregs(v->fd, &s)) < 0)
+		return e;
+	snprintf(buf, len,
+		 "vCPU %u: rip=%016llx rflags=%016llx\n"
+		 "  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n"
+		 "  rsi=%016llx rdi=%016llx rsp=%016llx rbp=%016llx\n"
+		 "  cs=%04x base=%llx limit=%x  ss=%04x  ds=%04x\n"
+		 "  cr0=%llx cr2=%llx cr3=%llx cr4=%llx efer=%llx\n"
+		 "  gdt=%llx/%x idt=%llx/%x",
+		 v->id, (unsigned long long)r.rip, (unsigned long long)r.rflags,
+		 (unsigned long long)r.rax, (unsigned long long)r.rbx, (unsigned long long)r.rcx,
+		 (unsigned long long)r.rdx, (unsigned long long)r.rsi, (unsigned long long)r.rdi,
+		 (unsigned long long)r.rsp, (unsigned long long)r.rbp, s.cs.selector,
+		 (unsigned long long)s.cs.base, s.cs.limit, s.ss.selector, s.ds.selector,
+		 (unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
+		 (unsigned long long)s.cr4, (unsigned long long)s.efer, (unsigned long long)s.gdt.base,
+		 s.gdt.limit, (unsigned long long)s.idt.base, s.idt.limit);
+	return 0;
+}

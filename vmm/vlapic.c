@@ -1,0 +1,551 @@
+/* vlapic.c: hyve's virtual local APIC register file (SDM Vol. 3A chapter 10). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/gmem.h"
+#include "vmm/vlapic.h"
+
+#define APIC_VERSION 0x14u       /* integrated APIC, as on P6 and later (SDM 10.4.8) */
+#define APIC_MAX_LVT 6u          /* 7 LVT entries: CMCI, timer, thermal, PMC, LINT0, LINT1, error */
+#define APIC_NREGS (APIC_PAGE_SIZE / 16)
+
+#define REG(off) ((off) >> 4)
+
+/* LVT writable bits per entry (SDM figure 10-8). */
+#define LVT_VECTOR 0xffu
+#define LVT_DM (7u << 8)
+#define LVT_POLARITY (1u << 13)
+#define LVT_REMOTE_IRR (1u << 14)
+#define LVT_TRIGGER (1u << 15)
+#define LVT_TIMER_MODE (3u << 17)
+
+struct vlapic {
+	/* Legend: (c) set at create, constant after; (l) guarded by lock. */
+	pthread_mutex_t lock;
+	uint32_t id;                  /* (c) x2APIC ID == vCPU id */
+	bool x2apic_capable;          /* (c) CPUID offers x2APIC */
+	uint64_t base_reserved;       /* (c) reserved bits of IA32_APIC_BASE for this MAXPHYADDR */
+	const struct vlapic_ops *ops; /* (c) */
+	struct apic_addr *pub;        /* (c) slot; fields written under lock with atomic stores */
+	uint64_t apic_base;           /* (l) IA32_APIC_BASE */
+	uint32_t regs[APIC_NREGS];    /* (l) register file by offset >> 4 */
+	uint32_t esr_pending;         /* (l) errors since the last ESR write (SDM 10.5.3) */
+};
+
+static bool x2mode(const struct vlapic *vl)
+{
+	return (vl->apic_base & (APIC_BASE_EN | APIC_BASE_EXTD)) == (APIC_BASE_EN | APIC_BASE_EXTD);
+}
+
+static bool hw_enabled(const struct vlapic *vl)
+{
+	return vl->apic_base & APIC_BASE_EN;
+}
+
+static bool sw_enabled(const struct vlapic *vl)
+{
+	return hw_enabled(vl) && (vl->regs[REG(APIC_OFF_SVR)] & APIC_SVR_ENABLE);
+}
+
+/* Highest set bit in a 256-bit IRR/ISR/TMR bank, or -1. */
+static int bank_highest(const uint32_t *regs, uint32_t first_off)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w = regs[REG(first_off) + (unsigned)i];
+		if (w)
+			return i * 32 + 31 - __builtin_clz(w);
+	}
+	return -1;
+}
+
+static void bank_set(uint32_t *regs, uint32_t first_off, uint8_t v, bool on)
+{
+	uint32_t *w = &regs[REG(first_off) + v / 32];
+	if (on)
+		*w |= 1u << (v % 32);
+	else
+		*w &= ~(1u << (v % 32));
+}
+
+static bool bank_test(const uint32_t *regs, uint32_t first_off, uint8_t v)
+{
+	return (regs[REG(first_off) + v / 32] >> (v % 32)) & 1;
+}
+
+/* PPR (SDM 10.8.3.1): TPR if TPR[7:4] >= ISRV[7:4], else ISRV[7:4] << 4. */
+static void update_ppr(struct vlapic *vl)
+{
+	uint32_t tpr = vl->regs[REG(APIC_OFF_TPR)] & 0xff;
+	int isrv = bank_highest(vl->regs, APIC_OFF_ISR0);
+	uint32_t isr_class = isrv < 0 ? 0 : ((uint32_t)isrv & 0xf0);
+	uint32_t ppr = (tpr & 0xf0) >= isr_class ? tpr : isr_class;
+	vl->regs[REG(APIC_OFF_PPR)] = ppr;
+	/* APR for lowest-priority arbitration (SDM 10.6.2.4 / table 10-9 simplified:
+	 * max(TPR, ISRV class); IRRV is not counted). */
+	vl->regs[REG(APIC_OFF_APR)] = ppr;
+	__atomic_store_n(&vl->pub->ppr, (uint8_t)ppr, __ATOMIC_RELAXED);
+}
+
+static void publish(struct vlapic *vl)
+{
+	__atomic_store_n(&vl->pub->id, vl->id, __ATOMIC_RELAXED);
+	__atomic_store_n(&vl->pub->ldr, vl->regs[REG(APIC_OFF_LDR)], __ATOMIC_RELAXED);
+	__atomic_store_n(&vl->pub->dfr, vl->regs[REG(APIC_OFF_DFR)], __ATOMIC_RELAXED);
+	__atomic_store_n(&vl->pub->x2apic, (uint8_t)x2mode(vl), __ATOMIC_RELAXED);
+	__atomic_store_n(&vl->pub->sw_enabled, (uint8_t)sw_enabled(vl), __ATOMIC_RELAXED);
+	update_ppr(vl);
+}
+
+static void mask_all_lvts(struct vlapic *vl)
+{
+	static const uint32_t lvts[] = {APIC_OFF_LVT_CMCI,  APIC_OFF_LVT_TIMER, APIC_OFF_LVT_THERMAL,
+					APIC_OFF_LVT_PMC,   APIC_OFF_LVT_LINT0, APIC_OFF_LVT_LINT1,
+					APIC_OFF_LVT_ERROR};
+	for (unsigned i = 0; i < sizeof(lvts) / sizeof(lvts[0]); i++)
+		vl->regs[REG(lvts[i])] |= APIC_LVT_MASKED;
+}
+
+/* Register state common to power-on and INIT (SDM 10.4.7.1 / 10.4.7.3). Lock held. */
+static void reset_regs(struct vlapic *vl)
+{
+	memset(vl->regs, 0, sizeof(vl->regs));
+	vl->esr_pending = 0;
+	vl->regs[REG(APIC_OFF_ID)] = x2mode(vl) ? vl->id : (vl->id << 24);
+	vl->regs[REG(APIC_OFF_VER)] = APIC_VERSION | (APIC_MAX_LVT << 16);
+	vl->regs[REG(APIC_OFF_DFR)] = 0xffffffffu;
+	vl->regs[REG(APIC_OFF_SVR)] = 0xff;
+	vl->regs[REG(APIC_OFF_LDR)] = x2mode(vl) ? apic_x2apic_ldr(vl->id) : 0;
+	mask_all_lvts(vl);
+	publish(vl);
+}
+
+struct vlapic *vlapic_create(uint32_t id, bool bsp, bool x2apic_capable, unsigned phys_bits,
+			     struct apic_addr *pub, const struct vlapic_ops *ops)
+{
+	struct vlapic *vl = calloc(1, sizeof(*vl));
+	if (!vl)
+		return NULL;
+	pthread_mutex_init(&vl->lock, NULL);
+	vl->id = id;
+	vl->x2apic_capable = x2apic_capable;
+	vl->ops = ops;
+	vl->pub = pub;
+	if (phys_bits < 32 || phys_bits > 52)
+		phys_bits = 36;
+	/* Reserved: bits 7:0, bit 9, bits 63:MAXPHYADDR (SDM figure 10-26); EXTD when not offered. */
+	vl->base_reserved = 0xffULL | (1ULL << 9) | ~((1ULL << phys_bits) - 1);
+	if (!x2apic_capable)
+		vl->base_reserved |= APIC_BASE_EXTD;
+	vl->apic_base = GMEM_LAPIC_BASE | APIC_BASE_EN | (bsp ? APIC_BASE_BSP : 0);
+	reset_regs(vl);
+	return vl;
+}
+
+void vlapic_destroy(struct vlapic *vl)
+{
+	if (!vl)
+		return;
+	pthread_mutex_destroy(&vl->lock);
+	free(vl);
+}
+
+void vlapic_init_reset(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	reset_regs(vl);
+	pthread_mutex_unlock(&vl->lock);
+}
+
+uint32_t vlapic_id(const struct vlapic *vl)
+{
+	return vl->id;
+}
+
+uint64_t vlapic_get_apicbase(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	uint64_t v = vl->apic_base;
+	pthread_mutex_unlock(&vl->lock);
+	return v;
+}
+
+bool vlapic_x2apic_mode(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	bool v = x2mode(vl);
+	pthread_mutex_unlock(&vl->lock);
+	return v;
+}
+
+uint64_t vlapic_mmio_base(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	uint64_t v = (hw_enabled(vl) && !x2mode(vl)) ? (vl->apic_base & APIC_BASE_ADDR_MASK) : 0;
+	pthread_mutex_unlock(&vl->lock);
+	return v;
+}
+
+/* SDM 10.12.5, figure 10-27: legal mode transitions of IA32_APIC_BASE[11:10]. */
+int vlapic_set_apicbase(struct vlapic *vl, uint64_t val)
+{
+	if (val & vl->base_reserved)
+		return -EINVAL;
+	pthread_mutex_lock(&vl->lock);
+	uint64_t old = vl->apic_base;
+	bool old_en = old & APIC_BASE_EN, old_x2 = old & APIC_BASE_EXTD;
+	bool new_en = val & APIC_BASE_EN, new_x2 = val & APIC_BASE_EXTD;
+	int err = 0;
+	if (!new_en && new_x2)
+		err = -EINVAL; /* EN=0, EXTD=1 is an invalid state */
+	else if (old_en && old_x2 && new_en && !new_x2)
+		err = -EINVAL; /* x2APIC -> xAPIC directly */
+	else if (!old_en && new_en && new_x2)
+		err = -EINVAL; /* disabled -> x2APIC directly */
+	if (err) {
+		pthread_mutex_unlock(&vl->lock);
+		return err;
+	}
+	/* The BSP flag is read-only to software. */
+	vl->apic_base = (val & ~APIC_BASE_BSP) | (old & APIC_BASE_BSP);
+	if (old_en && !new_en) {
+		/* Global disable (SDM 10.4.3): the APIC returns to its power-up register state. */
+		reset_regs(vl);
+	} else if (!old_x2 && new_x2) {
+		/* Entering x2APIC mode (SDM 10.12.5.1): ID becomes the 32-bit x2APIC ID,
+		 * LDR is derived from it, DFR is gone; the rest is kept. */
+		vl->regs[REG(APIC_OFF_ID)] = vl->id;
+		vl->regs[REG(APIC_OFF_LDR)] = apic_x2apic_ldr(vl->id);
+		vl->regs[REG(APIC_OFF_DFR)] = 0xffffffffu;
+		vl->regs[REG(APIC_OFF_ICR_HI)] = 0;
+		publish(vl);
+	} else if (!old_en && new_en) {
+		reset_regs(vl);
+	}
+	pthread_mutex_unlock(&vl->lock);
+	return 0;
+}
+
+/* Register read without side effects; lock held. */
+static uint32_t read_reg(struct vlapic *vl, uint32_t off)
+{
+	if (off == APIC_OFF_TIMER_CCR)
+		return 0; /* the timer does not count yet: see docs/architecture.md */
+	return vl->regs[REG(off)];
+}
+
+uint32_t vlapic_peek(struct vlapic *vl, uint32_t off)
+{
+	if (off >= APIC_PAGE_SIZE)
+		return 0;
+	pthread_mutex_lock(&vl->lock);
+	uint32_t v = read_reg(vl, off & ~0xfu);
+	pthread_mutex_unlock(&vl->lock);
+	return v;
+}
+
+static void do_eoi(struct vlapic *vl)
+{
+	int v = bank_highest(vl->regs, APIC_OFF_ISR0);
+	if (v >= 0) {
+		bank_set(vl->regs, APIC_OFF_ISR0, (uint8_t)v, false);
+		bank_set(vl->regs, APIC_OFF_TMR0, (uint8_t)v, false);
+	}
+	update_ppr(vl);
+}
+
+static uint32_t lvt_writable(uint32_t off)
+{
+	switch (off) {
+	case APIC_OFF_LVT_TIMER:
+		return LVT_VECTOR | APIC_LVT_MASKED | LVT_TIMER_MODE;
+	case APIC_OFF_LVT_LINT0:
+	case APIC_OFF_LVT_LINT1:
+		return LVT_VECTOR | LVT_DM | LVT_POLARITY | LVT_TRIGGER | APIC_LVT_MASKED;
+	case APIC_OFF_LVT_ERROR:
+		return LVT_VECTOR | APIC_LVT_MASKED;
+	default: /* CMCI, thermal, PMC */
+		return LVT_VECTOR | LVT_DM | APIC_LVT_MASKED;
+	}
+}
+
+/* Writable bits of a register in the current mode, or 0 when it is read-only.
+ * In x2APIC mode a write with other bits set is #GP (SDM 10.12.1.2). */
+static bool reg_write_mask(const struct vlapic *vl, uint32_t off, uint32_t *mask)
+{
+	bool x2 = x2mode(vl);
+	switch (off) {
+	case APIC_OFF_TPR:
+		*mask = 0xff;
+		return true;
+	case APIC_OFF_EOI:
+		*mask = x2 ? 0 : 0xffffffffu; /* x2APIC: only 0 may be written */
+		return true;
+	case APIC_OFF_LDR:
+		*mask = 0xff000000u;
+		return !x2;
+	case APIC_OFF_DFR:
+		*mask = 0xf0000000u;
+		return !x2;
+	case APIC_OFF_SVR:
+		*mask = 0x1ff | (1u << 9); /* vector, enable, focus disable; no EOI suppression */
+		return true;
+	case APIC_OFF_ESR:
+		*mask = x2 ? 0 : 0xffffffffu;
+		return true;
+	case APIC_OFF_LVT_CMCI:
+	case APIC_OFF_LVT_TIMER:
+	case APIC_OFF_LVT_THERMAL:
+	case APIC_OFF_LVT_PMC:
+	case APIC_OFF_LVT_LINT0:
+	case APIC_OFF_LVT_LINT1:
+	case APIC_OFF_LVT_ERROR:
+		*mask = lvt_writable(off) | (x2 ? 0 : ~0u); /* xAPIC: reserved bits just drop */
+		return true;
+	case APIC_OFF_ICR_LO:
+		*mask = 0x000cdfffu; /* vector, DM, dest mode, level, trigger, shorthand */
+		return true;
+	case APIC_OFF_ICR_HI:
+		*mask = 0xff000000u;
+		return !x2;
+	case APIC_OFF_TIMER_ICR:
+		*mask = 0xffffffffu;
+		return true;
+	case APIC_OFF_TIMER_DCR:
+		*mask = 0xb;
+		return true;
+	case APIC_OFF_SELF_IPI:
+		*mask = 0xff;
+		return x2;
+	default:
+		return false;
+	}
+}
+
+/* Performs a write whose mode checks passed; lock held on entry, and still held
+ * on return. Returns true when an IPI must be sent (icr_lo/icr_hi filled). */
+static bool write_reg(struct vlapic *vl, uint32_t off, uint32_t val, uint32_t *icr_lo,
+		      uint32_t *icr_hi)
+{
+	uint32_t *r = &vl->regs[REG(off)];
+	switch (off) {
+	case APIC_OFF_TPR:
+		*r = val & 0xff;
+		update_ppr(vl);
+		return false;
+	case APIC_OFF_EOI:
+		do_eoi(vl);
+		return false;
+	case APIC_OFF_LDR:
+		*r = val & 0xff000000u;
+		publish(vl);
+		return false;
+	case APIC_OFF_DFR:
+		*r = (val & 0xf0000000u) | 0x0fffffffu;
+		publish(vl);
+		return false;
+	case APIC_OFF_SVR:
+		*r = val & (0x1ffu | (1u << 9));
+		if (!(val & APIC_SVR_ENABLE))
+			mask_all_lvts(vl); /* SDM 10.4.7.2 */
+		publish(vl);
+		return false;
+	case APIC_OFF_ESR:
+		/* SDM 10.5.3: a write latches the errors seen since the last write. */
+		*r = vl->esr_pending;
+		vl->esr_pending = 0;
+		return false;
+	case APIC_OFF_LVT_CMCI:
+	case APIC_OFF_LVT_TIMER:
+	case APIC_OFF_LVT_THERMAL:
+	case APIC_OFF_LVT_PMC:
+	case APIC_OFF_LVT_LINT0:
+	case APIC_OFF_LVT_LINT1:
+	case APIC_OFF_LVT_ERROR:
+		val &= lvt_writable(off);
+		if (!sw_enabled(vl))
+			val |= APIC_LVT_MASKED; /* mask cannot clear while software-disabled */
+		*r = (*r & LVT_REMOTE_IRR) | val;
+		return false;
+	case APIC_OFF_ICR_LO:
+		*r = val & 0x000cdfffu; /* delivery status always reads idle (smp-spec 2.1) */
+		*icr_lo = *r;
+		*icr_hi = vl->regs[REG(APIC_OFF_ICR_HI)];
+		return true;
+	case APIC_OFF_ICR_HI:
+		*r = val & 0xff000000u;
+		return false;
+	case APIC_OFF_TIMER_ICR:
+		*r = val;
+		return false;
+	case APIC_OFF_TIMER_DCR:
+		*r = val & 0xb;
+		return false;
+	case APIC_OFF_SELF_IPI:
+		*icr_lo = (val & 0xff) | ((uint32_t)APIC_SH_SELF << APIC_ICR_SH_SHIFT);
+		*icr_hi = 0;
+		return true;
+	default:
+		return false;
+	}
+}
+
+void vlapic_mmio_read(struct vlapic *vl, uint32_t off, unsigned size, uint64_t *val)
+{
+	*val = 0;
+	if (off >= APIC_PAGE_SIZE || size != 4 || (off & 0xf))
+		return; /* SDM 10.4.1: only aligned 32-bit accesses are defined */
+	pthread_mutex_lock(&vl->lock);
+	if (hw_enabled(vl) && !x2mode(vl))
+		*val = off == APIC_OFF_SELF_IPI ? 0 : read_reg(vl, off);
+	else
+		*val = 0xffffffffu; /* MMIO interface off: nothing answers */
+	pthread_mutex_unlock(&vl->lock);
+}
+
+void vlapic_mmio_write(struct vlapic *vl, uint32_t off, unsigned size, uint64_t val)
+{
+	uint32_t mask, lo = 0, hi = 0;
+	bool send = false;
+	if (off >= APIC_PAGE_SIZE || size != 4 || (off & 0xf))
+		return;
+	pthread_mutex_lock(&vl->lock);
+	if (hw_enabled(vl) && !x2mode(vl) && off != APIC_OFF_SELF_IPI && reg_write_mask(vl, off, &mask))
+		send = write_reg(vl, off, (uint32_t)val, &lo, &hi);
+	pthread_mutex_unlock(&vl->lock);
+	if (send && vl->ops && vl->ops->icr_write)
+		vl->ops->icr_write(vl->ops->ctx, vl, lo, hi);
+}
+
+/* x2APIC MSR -> xAPIC offset; false for MSRs with no register in x2APIC mode. */
+static bool msr_to_off(uint32_t msr, uint32_t *off)
+{
+	if (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST)
+		return false;
+	*off = (msr - MSR_X2APIC_FIRST) << 4;
+	switch (*off) {
+	case APIC_OFF_APR: /* SDM table 10-6: APR, RRD, DFR, ICR_HI do not exist in x2APIC */
+	case APIC_OFF_RRD:
+	case APIC_OFF_DFR:
+	case APIC_OFF_ICR_HI:
+		return false;
+	default:
+		return *off == APIC_OFF_ID || *off == APIC_OFF_VER || *off == APIC_OFF_TPR ||
+		       *off == APIC_OFF_PPR || *off == APIC_OFF_EOI || *off == APIC_OFF_LDR ||
+		       *off == APIC_OFF_SVR || (*off >= APIC_OFF_ISR0 && *off < APIC_OFF_ESR) ||
+		       *off == APIC_OFF_ESR || *off == APIC_OFF_LVT_CMCI || *off == APIC_OFF_ICR_LO ||
+		       (*off >= APIC_OFF_LVT_TIMER && *off <= APIC_OFF_TIMER_CCR) ||
+		       *off == APIC_OFF_TIMER_DCR || *off == APIC_OFF_SELF_IPI;
+	}
+}
+
+int vlapic_rdmsr(struct vlapic *vl, uint32_t msr, uint64_t *val)
+{
+	uint32_t off;
+	if (!msr_to_off(msr, &off) || off == APIC_OFF_EOI || off == APIC_OFF_SELF_IPI)
+		return -EINVAL; /* absent or write-only: #GP */
+	pthread_mutex_lock(&vl->lock);
+	int err = 0;
+	if (!x2mode(vl)) {
+		err = -EINVAL;
+	} else if (off == APIC_OFF_ICR_LO) {
+		*val = ((uint64_t)vl->regs[REG(APIC_OFF_ICR_HI)] << 32) | vl->regs[REG(off)];
+	} else {
+		*val = read_reg(vl, off);
+	}
+	pthread_mutex_unlock(&vl->lock);
+	return err;
+}
+
+int vlapic_wrmsr(struct vlapic *vl, uint32_t msr, uint64_t val)
+{
+	uint32_t off, mask, lo = 0, hi = 0;
+	bool send = false;
+	if (!msr_to_off(msr, &off))
+		return -EINVAL;
+	pthread_mutex_lock(&vl->lock);
+	int err = 0;
+	if (!x2mode(vl) || !reg_write_mask(vl, off, &mask)) {
+		err = -EINVAL; /* not x2APIC mode, or a read-only register */
+	} else if (off == APIC_OFF_ICR_LO) {
+		if (val & ~(0xffffffff00000000ULL | 0x000cdfffu)) {
+			err = -EINVAL;
+		} else {
+			vl->regs[REG(APIC_OFF_ICR_HI)] = (uint32_t)(val >> 32);
+			send = write_reg(vl, off, (uint32_t)val, &lo, &hi);
+		}
+	} else if (val >> 32 || ((uint32_t)val & ~mask)) {
+		err = -EINVAL; /* reserved bits set (SDM 10.12.1.2) */
+	} else {
+		send = write_reg(vl, off, (uint32_t)val, &lo, &hi);
+	}
+	pthread_mutex_unlock(&vl->lock);
+	if (send && vl->ops && vl->ops->icr_write)
+		vl->ops->icr_write(vl->ops->ctx, vl, lo, hi);
+	return err;
+}
+
+bool vlapic_set_intr(struct vlapic *vl, uint8_t vector, bool level)
+{
+	bool ok = false;
+	pthread_mutex_lock(&vl->lock);
+	if (vector < 16) {
+		vl->esr_pending |= APIC_ESR_RECV_ILLEGAL_VECTOR;
+	} else if (sw_enabled(vl)) {
+		bank_set(vl->regs, APIC_OFF_IRR0, vector, true);
+		bank_set(vl->regs, APIC_OFF_TMR0, vector, level);
+		ok = true;
+	}
+	pthread_mutex_unlock(&vl->lock);
+	return ok;
+}
+
+void vlapic_set_error(struct vlapic *vl, uint32_t esr_bits)
+{
+	pthread_mutex_lock(&vl->lock);
+	vl->esr_pending |= esr_bits;
+	pthread_mutex_unlock(&vl->lock);
+}
+
+int vlapic_pending_intr(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	int v = bank_highest(vl->regs, APIC_OFF_IRR0);
+	if (v >= 0 && ((uint32_t)v & 0xf0) <= (vl->regs[REG(APIC_OFF_PPR)] & 0xf0))
+		v = -1;
+	if (!sw_enabled(vl))
+		v = -1;
+	pthread_mutex_unlock(&vl->lock);
+	return v;
+}
+
+void vlapic_intr_accepted(struct vlapic *vl, uint8_t vector)
+{
+	pthread_mutex_lock(&vl->lock);
+	if (bank_test(vl->regs, APIC_OFF_IRR0, vector)) {
+		bank_set(vl->regs, APIC_OFF_IRR0, vector, false);
+		bank_set(vl->regs, APIC_OFF_ISR0, vector, true);
+		update_ppr(vl);
+	}
+	pthread_mutex_unlock(&vl->lock);
+}
+
+uint8_t vlapic_get_cr8(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	uint8_t v = (uint8_t)((vl->regs[REG(APIC_OFF_TPR)] >> 4) & 0xf);
+	pthread_mutex_unlock(&vl->lock);
+	return v;
+}
+
+void vlapic_set_cr8(struct vlapic *vl, uint8_t cr8)
+{
+	pthread_mutex_lock(&vl->lock);
+	uint32_t *tpr = &vl->regs[REG(APIC_OFF_TPR)];
+	if (((*tpr >> 4) & 0xf) != (cr8 & 0xfu)) {
+		*tpr = (uint32_t)(cr8 & 0xf) << 4;
+		update_ppr(vl);
+	}
+	pthread_mutex_unlock(&vl->lock);
+}

@@ -1,0 +1,451 @@
+/* vm.c: the VM object: creation, guest RAM, lazy vCPU allocation, boot states, suspend. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/cpuid.h"
+#include "vmm/kvm.h"
+#include "vmm/vm_priv.h"
+
+#define XAPIC_MAX_CPUS 255 /* 8-bit IDs; 0xff is the broadcast ID (smp-spec 1.1) */
+
+static const char *const state_names[VCPU_NSTATES] = {
+	[VCPU_POWERON] = "POWERON", [VCPU_WAIT_SIPI] = "WAIT_SIPI", [VCPU_RUNNING] = "RUNNING",
+	[VCPU_HALTED] = "HALTED",   [VCPU_STOPPED] = "STOPPED",
+};
+
+const char *vcpu_state_name(enum vcpu_state s)
+{
+	return (unsigned)s < VCPU_NSTATES ? state_names[s] : "?";
+}
+
+/* allowed[from] is a bit mask of the states `from` may move to (vm_priv.h). */
+static const uint8_t allowed[VCPU_NSTATES] = {
+	[VCPU_POWERON] = 1u << VCPU_WAIT_SIPI | 1u << VCPU_RUNNING | 1u << VCPU_STOPPED,
+	[VCPU_WAIT_SIPI] = 1u << VCPU_WAIT_SIPI | 1u << VCPU_RUNNING | 1u << VCPU_STOPPED,
+	[VCPU_RUNNING] = 1u << VCPU_HALTED | 1u << VCPU_WAIT_SIPI | 1u << VCPU_STOPPED,
+	[VCPU_HALTED] = 1u << VCPU_RUNNING | 1u << VCPU_WAIT_SIPI | 1u << VCPU_STOPPED,
+	[VCPU_STOPPED] = 1u << VCPU_STOPPED,
+};
+
+void vm_trace(struct vm *vm, const struct vm_trace_event *ev)
+{
+	if (vm->trace)
+		vm->trace(vm->trace_ctx, ev);
+}
+
+int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to)
+{
+	if (id >= vm->ncpus || (unsigned)to >= VCPU_NSTATES)
+		return -EINVAL;
+	struct vcpu_boot *b = &vm->boot[id];
+	enum vcpu_state from = b->state;
+	if (!(allowed[from] & (1u << to)))
+		return -EINVAL;
+	if (from == VCPU_RUNNING)
+		vm->nrunning--;
+	if (to == VCPU_RUNNING)
+		vm->nrunning++;
+	b->state = (uint8_t)to;
+	if (vm->trace && from != to) {
+		char what[32];
+		snprintf(what, sizeof(what), "%s->%s", state_names[from], state_names[to]);
+		struct vm_trace_event ev = {.kind = VM_TRACE_STATE, .vcpu = id, .what = what};
+		vm->trace(vm->trace_ctx, &ev);
+	}
+	return 0;
+}
+
+/* A VM in which every started vCPU sits in HLT with IF=0 and no NMI can come
+ * can never run again: end it instead of hanging (docs/exits.md, status 12). */
+bool vm_all_halted(struct vm *vm)
+{
+	if (!vm->nstarted || vm->nrunning != 0 || vm->nhalted_noif == 0)
+		return false;
+	unsigned halted = 0;
+	for (uint32_t i = 0; i < vm->ncpus; i++)
+		halted += vm->boot[i].state == VCPU_HALTED;
+	return halted == vm->nhalted_noif;
+}
+
+int vm_max_cpus(bool x2apic)
+{
+	if (!x2apic)
+		return XAPIC_MAX_CPUS;
+	int fd = kvm_open();
+	if (fd < 0)
+		return fd;
+	int n = kvm_max_vcpus(fd);
+	close(fd);
+	return n < VM_MAXCPU ? n : VM_MAXCPU;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* KVM_RUN returns -EINTR; immediate_exit was set before the signal */
+}
+
+static int install_kick_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: KVM_RUN must return */
+	return sigaction(SIGUSR1, &sa, NULL) ? -errno : 0;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	int r;
+	*out = NULL;
+	snprintf(err, errlen, "out of memory");
+	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAXCPU) {
+		snprintf(err, errlen, "vCPU count %u is outside 1..%d", cfg->ncpus, VM_MAXCPU);
+		return -EINVAL;
+	}
+	if (!cfg->x2apic && cfg->ncpus > XAPIC_MAX_CPUS) {
+		snprintf(err, errlen, "%u vCPUs need x2APIC (xAPIC IDs stop at %d)", cfg->ncpus,
+			 XAPIC_MAX_CPUS - 1);
+		return -EINVAL;
+	}
+	if (cfg->mem_size < (1u << 20) || (cfg->mem_size & 0xfff)) {
+		snprintf(err, errlen, "memory size %llu is not a multiple of 4 KiB of at least 1 MiB",
+			 (unsigned long long)cfg->mem_size);
+		return -EINVAL;
+	}
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->ncpus = cfg->ncpus;
+	vm->x2apic = cfg->x2apic;
+	vm->trace = cfg->trace;
+	vm->trace_ctx = cfg->trace_ctx;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->rv_mtx, NULL);
+	pthread_cond_init(&vm->rv_cond, NULL);
+	cpuset_fill(&vm->configured, vm->ncpus);
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	vm->boot = calloc(vm->ncpus, sizeof(*vm->boot));
+	vm->addrs = calloc(vm->ncpus, sizeof(*vm->addrs));
+	if (!vm->vcpus || !vm->boot || !vm->addrs) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		/* Power-on addressing state (SDM 10.4.7.1), until the vlapic exists. */
+		vm->addrs[i] = (struct apic_addr){.id = i, .ldr = 0, .dfr = 0xffffffffu};
+		vm->boot[i].state = VCPU_POWERON;
+		vm->boot[i].drop_state = VCPU_NSTATES;
+	}
+	if ((r = install_kick_handler()) < 0) {
+		snprintf(err, errlen, "sigaction: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = kvm_open()) < 0) {
+		snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(-r));
+		goto fail;
+	}
+	vm->kvm_fd = r;
+	int maxcpus = kvm_max_vcpus(vm->kvm_fd);
+	if ((int)vm->ncpus > maxcpus) {
+		snprintf(err, errlen, "%u vCPUs requested, KVM allows %d", vm->ncpus, maxcpus);
+		r = -EINVAL;
+		goto fail;
+	}
+	if ((r = kvm_run_size(vm->kvm_fd)) < 0) {
+		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(-r));
+		goto fail;
+	}
+	vm->run_size = r;
+	if (!(vm->cpuid = kvm_supported_cpuid(vm->kvm_fd))) {
+		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed");
+		r = -EIO;
+		goto fail;
+	}
+	vm->phys_bits = cpuid_phys_bits(vm->cpuid->entries, vm->cpuid->nent);
+	if ((r = kvm_vm_create(vm->kvm_fd)) < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(-r));
+		goto fail;
+	}
+	vm->vm_fd = r;
+	if ((r = kvm_vm_setup(vm->vm_fd, err, errlen)) < 0)
+		goto fail;
+	vm->ram_map_size = cfg->mem_size;
+	vm->ram = mmap(NULL, vm->ram_map_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		r = -errno;
+		snprintf(err, errlen, "cannot map %llu bytes of guest RAM: %s",
+			 (unsigned long long)cfg->mem_size, strerror(-r));
+		goto fail;
+	}
+	madvise(vm->ram, vm->ram_map_size, MADV_MERGEABLE);
+	gmem_layout(&vm->mem, vm->ram, cfg->mem_size);
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		r = kvm_set_memory(vm->vm_fd, i, vm->mem.r[i].gpa, vm->mem.r[i].size, vm->mem.r[i].host);
+		if (r < 0) {
+			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
+			goto fail;
+		}
+	}
+	snprintf(err, errlen, "%s", "");
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return r;
+}
+
+static void vcpu_free(struct vm *vm, struct vcpu *v)
+{
+	if (!v)
+		return;
+	vlapic_destroy(v->vlapic);
+	if (v->run)
+		munmap(v->run, (size_t)vm->run_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	pthread_mutex_destroy(&v->mtx);
+	pthread_cond_destroy(&v->cond);
+	free(v);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (uint32_t i = 0; vm->vcpus && i < vm->ncpus; i++)
+		vcpu_free(vm, vm->vcpus[i]);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_map_size);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	free(vm->cpuid);
+	free(vm->vcpus);
+	free(vm->boot);
+	free(vm->addrs);
+	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->rv_mtx);
+	pthread_cond_destroy(&vm->rv_cond);
+	free(vm);
+}
+
+const struct guest_mem *vm_guest_mem(struct vm *vm)
+{
+	return &vm->mem;
+}
+
+uint32_t vm_ncpus(const struct vm *vm)
+{
+	return vm->ncpus;
+}
+
+uint32_t vcpu_id(const struct vcpu *vcpu)
+{
+	return vcpu->id;
+}
+
+struct vm *vcpu_vm(const struct vcpu *vcpu)
+{
+	return vcpu->vm;
+}
+
+int vm_activate_cpu(struct vm *vm, uint32_t vcpuid)
+{
+	if (vcpuid >= vm->ncpus)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	cpuset_set(&vm->active, vcpuid);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+struct vcpu *vm_vcpu_lookup(struct vm *vm, uint32_t id)
+{
+	if (id >= vm->ncpus)
+		return NULL;
+	pthread_mutex_lock(&vm->lock);
+	struct vcpu *v = vm->vcpus[id];
+	pthread_mutex_unlock(&vm->lock);
+	return v;
+}
+
+/* Creates the KVM vCPU, its run mapping, CPUID and vlapic. vm->lock held. */
+static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
+{
+	int r;
+	struct vcpu *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->vm = vm;
+	v->id = id;
+	v->fd = -1;
+	pthread_mutex_init(&v->mtx, NULL);
+	pthread_cond_init(&v->cond, NULL);
+	if ((r = kvm_vcpu_create(vm->vm_fd, id)) < 0)
+		goto fail;
+	v->fd = r;
+	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		r = -errno;
+		goto fail;
+	}
+	unsigned cap = vm->cpuid->nent + 8;
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + cap * sizeof(c->entries[0]));
+	if (!c) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	memcpy(c->entries, vm->cpuid->entries, vm->cpuid->nent * sizeof(c->entries[0]));
+	struct cpuid_params p = {.apic_id = id, .ncpus = vm->ncpus, .x2apic = vm->x2apic};
+	r = cpuid_build(c->entries, vm->cpuid->nent, cap, &p);
+	if (r >= 0) {
+		c->nent = (uint32_t)r;
+		r = kvm_set_cpuid(v->fd, c);
+	}
+	free(c);
+	if (r < 0)
+		goto fail;
+	v->lapic_ops = (struct vlapic_ops){.ctx = v, .icr_write = vcpu_icr_write};
+	v->vlapic = vlapic_create(id, id == 0, vm->x2apic, vm->phys_bits, &vm->addrs[id], &v->lapic_ops);
+	if (!v->vlapic) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	*out = v;
+	return 0;
+fail:
+	vcpu_free(vm, v);
+	return r;
+}
+
+int vm_vcpu_get(struct vm *vm, uint32_t vcpuid, struct vcpu **out)
+{
+	int r = 0;
+	if (vcpuid >= vm->ncpus)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->vcpus[vcpuid]) {
+		struct vcpu *v = NULL;
+		r = vcpu_alloc(vm, vcpuid, &v);
+		if (r == 0) {
+			vm->vcpus[vcpuid] = v;
+			vm->nallocated++;
+		}
+	}
+	*out = vm->vcpus[vcpuid];
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+unsigned vm_allocated_count(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	unsigned n = vm->nallocated;
+	pthread_mutex_unlock(&vm->lock);
+	return n;
+}
+
+int vm_set_capability(struct vcpu *vcpu, enum vm_cap cap, bool on)
+{
+	switch (cap) {
+	case VM_CAP_IPI_EXIT:
+		vcpu->ipi_exit = on;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+void vcpu_notify(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->mtx);
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->mtx);
+	/* Kick out of KVM_RUN: immediate_exit covers the window before entry, the
+	 * signal the time inside (api.rst, kvm_run.immediate_exit). */
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&v->vm->rv_mtx);
+		if (v->attached)
+			pthread_kill(v->thread, SIGUSR1);
+		pthread_mutex_unlock(&v->vm->rv_mtx);
+	}
+}
+
+void vm_suspend(struct vm *vm, enum vm_suspend_how how)
+{
+	uint32_t none = VM_SUSPEND_NONE;
+	if (!__atomic_compare_exchange_n(&vm->suspend_how, &none, (uint32_t)how, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return;
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		pthread_mutex_lock(&vm->lock);
+		struct vcpu *v = vm->vcpus[i];
+		pthread_mutex_unlock(&vm->lock);
+		if (v)
+			vcpu_notify(v);
+	}
+	pthread_mutex_lock(&vm->rv_mtx);
+	pthread_cond_broadcast(&vm->rv_cond);
+	pthread_mutex_unlock(&vm->rv_mtx);
+}
+
+enum vm_suspend_how vm_suspended(struct vm *vm)
+{
+	return (enum vm_suspend_how)__atomic_load_n(&vm->suspend_how, __ATOMIC_SEQ_CST);
+}
+
+void vm_get_stats(struct vm *vm, struct vm_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&vm->lock);
+	st->configured = vm->ncpus;
+	st->allocated = vm->nallocated;
+	st->started = vm->nstarted;
+	pthread_mutex_unlock(&vm->lock);
+	st->ipis = __atomic_load_n(&vm->st_ipis, __ATOMIC_RELAXED);
+	st->startup_dropped = __atomic_load_n(&vm->st_startup_dropped, __ATOMIC_RELAXED);
+	st->init_ignored = __atomic_load_n(&vm->st_init_ignored, __ATOMIC_RELAXED);
+	st->ipi_ignored = __atomic_load_n(&vm->st_ipi_ignored, __ATOMIC_RELAXED);
+}
+
+void vm_never_ran_report(struct vm *vm, vm_verdict_fn *fn, void *ctx)
+{
+	char why[192], extra[96];
+	pthread_mutex_lock(&vm->lock);
+	extra[0] = 0;
+	if (vm->last_unmatched_valid)
+		snprintf(extra, sizeof(extra), "; the last unmatched %s had %s destination 0x%x",
+			 apic_dm_name(vm->last_unmatched_mode),
+			 vm->last_unmatched_logical ? "logical" : "physical", vm->last_unmatched_dest);
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		const struct vcpu_boot *b = &vm->boot[i];
+		if (b->ran)
+			continue;
+		if (b->drop_state < VCPU_NSTATES)
+			snprintf(why, sizeof(why), "STARTUP (vector 0x%02x) arrived while %s%s",
+				 b->drop_vector, state_names[b->drop_state],
+				 b->got_init ? "" : " (no INIT before it)");
+		else if (!b->got_init)
+			snprintf(why, sizeof(why), "never got INIT%s", extra);
+		else if (!b->got_startup)
+			snprintf(why, sizeof(why), "got INIT but never STARTUP%s", extra);
+		else
+			snprintf(why, sizeof(why), "STARTUP claimed but the frontend never started it");
+		pthread_mutex_unlock(&vm->lock);
+		fn(ctx, i, why);
+		pthread_mutex_lock(&vm->lock);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}

@@ -1,0 +1,149 @@
+/* vm_priv.h: private layout of struct vm and struct vcpu, shared by libvmm's files.
+ *
+ * Field legend (who initialises it / what guards it):
+ *   (c)  set at creation, constant afterwards
+ *   (L)  vm->lock            (a)  atomic access only
+ *   (R)  vm->rv_mtx          (V)  vcpu->mtx
+ *   (o)  owner vCPU thread only (the thread inside vm_run())
+ * Lock order: vm->rv_mtx -> vcpu->mtx -> vm->lock -> vlapic's lock; at most
+ * one vcpu->mtx at a time. Waiting threads learn of a rendezvous through
+ * vcpu->rv_pending, so they never need rv_mtx while holding their own mtx.
+ */
+#ifndef VMM_VM_PRIV_H
+#define VMM_VM_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/apic_dest.h"
+#include "vmm/vlapic.h"
+#include "vmm/vmm.h"
+
+/* Per-vCPU boot state (smp-spec 1.3). Allowed transitions, enforced by
+ * vcpu_set_state():
+ *   POWERON  -> WAIT_SIPI  INIT (an AP at power-on waits for INIT; STARTUP alone is dropped)
+ *   POWERON  -> RUNNING    the BSP at power-on
+ *   WAIT_SIPI-> WAIT_SIPI  another INIT
+ *   WAIT_SIPI-> RUNNING    STARTUP claimed by the core (the AP enters the guest once
+ *                          the frontend calls vm_vcpu_start_ap)
+ *   RUNNING  -> HALTED     HLT
+ *   HALTED   -> RUNNING    wake-up (interrupt, NMI)
+ *   RUNNING|HALTED -> WAIT_SIPI  INIT
+ *   any      -> STOPPED    VM suspend
+ */
+enum vcpu_state {
+	VCPU_POWERON = 0,
+	VCPU_WAIT_SIPI = 1,
+	VCPU_RUNNING = 2,
+	VCPU_HALTED = 3,
+	VCPU_STOPPED = 4,
+	VCPU_NSTATES
+};
+
+const char *vcpu_state_name(enum vcpu_state s);
+
+/* Why a configured vCPU did not start; kept per vCPU for the never-ran report. */
+struct vcpu_boot {
+	uint8_t state;         /* (L) enum vcpu_state */
+	uint8_t got_init;      /* (L) ever received INIT */
+	uint8_t got_startup;   /* (L) ever claimed a STARTUP */
+	uint8_t ran;           /* (L) ever entered the guest */
+	uint8_t drop_state;    /* (L) state at the last dropped STARTUP (VCPU_NSTATES: none) */
+	uint8_t drop_vector;   /* (L) vector of the last dropped STARTUP */
+	uint16_t pad;
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;            /* (c) */
+	uint32_t id;              /* (c) vCPU id == APIC ID */
+	int fd;                   /* (c) KVM vCPU fd */
+	struct kvm_run *run;      /* (c) mapping; fields written by the owner, except immediate_exit (a) */
+	struct vlapic *vlapic;    /* (c) pointer; the vlapic locks itself */
+	struct vlapic_ops lapic_ops; /* (c) */
+	pthread_mutex_t mtx;      /* guards (V) */
+	pthread_cond_t cond;      /* (V) signalled on any event for this vCPU */
+	bool attached;            /* (R) a thread is inside vm_run() for this vCPU */
+	bool in_guest;            /* (a) inside KVM_RUN: kicks need a signal */
+	pthread_t thread;         /* (R) valid while attached */
+	bool rv_pending;          /* (V) a rendezvous may be waiting for this vCPU */
+	bool nmi_pending;         /* (V) */
+	bool start_pending;       /* (V) vm_vcpu_start_ap() asked to enter at start_rip */
+	uint64_t start_rip;       /* (V) */
+	bool started;             /* (V) entered the guest since the last INIT */
+	bool ipi_exit;            /* (o) VM_CAP_IPI_EXIT */
+	bool if_flag;             /* (o) RFLAGS.IF at the last exit */
+	bool io_pending;          /* (o) KVM still has to complete an I/O, MMIO or MSR exit */
+	bool exit_pending;        /* (o) pending_exit must be returned before re-entry */
+	struct vm_exit pending_exit; /* (o) */
+	cpuset_t spinup_pending;  /* (o) legacy protocol: APs still to report as SPINUP_AP */
+	uint64_t spinup_rip;      /* (o) */
+};
+
+struct vm {
+	int kvm_fd, vm_fd;        /* (c) */
+	int run_size;             /* (c) kvm_run mapping size */
+	uint32_t ncpus;           /* (c) configured vCPUs */
+	bool x2apic;              /* (c) offered in CPUID */
+	unsigned phys_bits;       /* (c) */
+	struct kvm_cpuid2 *cpuid; /* (c) KVM's supported table, the template for each vCPU */
+	struct guest_mem mem;     /* (c) */
+	uint8_t *ram;             /* (c) host mapping */
+	uint64_t ram_map_size;    /* (c) */
+	vm_trace_fn *trace;       /* (c) */
+	void *trace_ctx;          /* (c) */
+
+	pthread_mutex_t lock;     /* guards (L) */
+	struct vcpu **vcpus;      /* (L) [ncpus], NULL until allocated; pointers never change once set */
+	struct vcpu_boot *boot;   /* (L) [ncpus] */
+	cpuset_t active;          /* (L) */
+	cpuset_t configured;      /* (c) */
+	unsigned nallocated;      /* (L) */
+	unsigned nstarted;        /* (L) vCPUs that ever ran */
+	unsigned nrunning;        /* (L) in RUNNING state */
+	unsigned nhalted_noif;    /* (L) HALTED with IF=0 */
+	struct apic_addr *addrs;  /* [ncpus]; (c) reset values, then each vlapic publishes its own (a) */
+	uint32_t last_unmatched_dest;   /* (L) last INIT/STARTUP that matched nobody */
+	uint8_t last_unmatched_valid;   /* (L) */
+	uint8_t last_unmatched_logical; /* (L) */
+	uint8_t last_unmatched_mode;    /* (L) */
+
+	uint32_t suspend_how;     /* (a) enum vm_suspend_how, first writer wins */
+
+	/* Rendezvous (smp-spec 1.8): one at a time. */
+	pthread_mutex_t rv_mtx;   /* guards (R) */
+	pthread_cond_t rv_cond;   /* (R) broadcast at start and completion of a rendezvous */
+	void (*rv_func)(struct vcpu *, void *); /* (R) NULL: none in progress */
+	void *rv_arg;             /* (R) */
+	cpuset_t rv_req, rv_done; /* (R) */
+
+	/* Statistics. */
+	uint64_t st_ipis, st_startup_dropped, st_init_ignored, st_ipi_ignored; /* (a) */
+};
+
+/* vm.c */
+int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to); /* vm->lock held */
+void vcpu_notify(struct vcpu *vcpu); /* wake it wherever it waits; kick it out of KVM_RUN */
+struct vcpu *vm_vcpu_lookup(struct vm *vm, uint32_t id); /* NULL if not allocated */
+void vm_trace(struct vm *vm, const struct vm_trace_event *ev);
+/* vm->lock held: true when every started vCPU is halted with nothing that can
+ * wake it (the caller then suspends with VM_SUSPEND_HALT, without locks). */
+bool vm_all_halted(struct vm *vm);
+
+/* ipi.c */
+void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_hi);
+void vcpu_init_reset(struct vcpu *vcpu, void *arg); /* rendezvous function: INIT on own thread */
+
+/* rendezvous.c */
+typedef void vm_rendezvous_fn(struct vcpu *vcpu, void *arg);
+/* Runs fn on each vCPU of set that has a thread in vm_run() (on that thread) and
+ * returns when all did. self: the calling vCPU (NULL if not a vCPU thread). */
+void vm_rendezvous(struct vm *vm, struct vcpu *self, const cpuset_t *set, vm_rendezvous_fn *fn, void *arg);
+/* Serves a rendezvous pending for vcpu; returns true if it ran one. */
+bool vm_rendezvous_serve(struct vcpu *vcpu);
+void vm_rendezvous_attach(struct vcpu *vcpu);
+void vm_rendezvous_detach(struct vcpu *vcpu);
+
+#endif
