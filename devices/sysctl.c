@@ -233,3 +233,46 @@ bool port80_last(struct port80 *p, uint8_t *code)
 	pthread_mutex_unlock(&p->lock);
 	return w;
 }
+
+int pmcnt_init(struct pmcnt *p, const struct pmcnt_ops *ops, void *ctx)
+{
+	p->ops = ops;
+	p->ctx = ctx;
+	p->cnt = 0;
+	return -pthread_mutex_init(&p->lock, NULL);
+}
+
+void pmcnt_destroy(struct pmcnt *p)
+{
+	pthread_mutex_destroy(&p->lock);
+}
+
+uint16_t pmcnt_read(struct pmcnt *p, unsigned offset, unsigned size)
+{
+	if (offset >= PMCNT_LEN || (size != 1 && size != 2) || offset + size > PMCNT_LEN)
+		return size == 1 ? 0xff : 0xffff;
+	pthread_mutex_lock(&p->lock);
+	uint16_t v = (uint16_t)(p->cnt >> (8 * offset));
+	pthread_mutex_unlock(&p->lock);
+	return size == 1 ? (v & 0xff) : v;
+}
+
+void pmcnt_write(struct pmcnt *p, unsigned offset, unsigned size, uint16_t value)
+{
+	if (offset >= PMCNT_LEN || (size != 1 && size != 2) || offset + size > PMCNT_LEN)
+		return;
+	pthread_mutex_lock(&p->lock);
+	uint16_t v = p->cnt;
+	if (size == 2)
+		v = value;
+	else if (offset == 0)
+		v = (uint16_t)((v & 0xff00) | (value & 0xff));
+	else
+		v = (uint16_t)((v & 0x00ff) | ((value & 0xff) << 8));
+	bool off = (v & PMCNT_SLP_EN) &&
+		   ((v & PMCNT_SLP_TYP_MASK) >> PMCNT_SLP_TYP_SHIFT) == PMCNT_SLP_TYP_S5;
+	p->cnt = v & (uint16_t)~PMCNT_SLP_EN; /* SLP_EN is write-only, reads 0 */
+	pthread_mutex_unlock(&p->lock);
+	if (off && p->ops && p->ops->on_poweroff)
+		p->ops->on_poweroff(p->ctx);
+}

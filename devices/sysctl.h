@@ -194,4 +194,34 @@ void port80_write(struct port80 *p, unsigned offset, uint8_t value);
 /* The last code written; false if none yet. */
 bool port80_last(struct port80 *p, uint8_t *code);
 
+/* ---- ACPI PM1a control at 0x604 (QEMU PIIX4 PM: hw/acpi/core.c acpi_pm1_cnt_write) ----
+ * The port QEMU-targeting test kernels write 0x2000 to for a power-off, and
+ * the one hyve's FADT will name as PM1a_CNT_BLK. A 16-bit write with SLP_EN
+ * (bit 13) and SLP_TYP (bits 12:10) 0 is a soft power-off (S5); other sleep
+ * types are not supported and ignored; the other bits read back. */
+#define PMCNT_PORT 0x604
+#define PMCNT_LEN 2
+#define PMCNT_SLP_TYP_SHIFT 10
+#define PMCNT_SLP_TYP_MASK (7u << 10)
+#define PMCNT_SLP_EN (1u << 13)
+#define PMCNT_SLP_TYP_S5 0 /* the \_S5 package hyve will describe */
+
+struct pmcnt_ops {
+	void (*on_poweroff)(void *ctx); /* NULL: ignored */
+};
+
+struct pmcnt {
+	pthread_mutex_t lock;          /* (i) */
+	const struct pmcnt_ops *ops;   /* (i) */
+	void *ctx;                     /* (i) */
+	uint16_t cnt;                  /* (l) PM1a_CNT without SLP_EN (write-only bit) */
+};
+
+int pmcnt_init(struct pmcnt *p, const struct pmcnt_ops *ops, void *ctx);
+void pmcnt_destroy(struct pmcnt *p);
+/* Reads of 1 or 2 bytes at offset 0..1. */
+uint16_t pmcnt_read(struct pmcnt *p, unsigned offset, unsigned size);
+/* Writes of 1 or 2 bytes at offset 0..1; the sleep request acts on the 16-bit value. */
+void pmcnt_write(struct pmcnt *p, unsigned offset, unsigned size, uint16_t value);
+
 #endif

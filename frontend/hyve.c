@@ -43,6 +43,7 @@ struct machine {
 	struct port92 p92;             /* (c) */
 	struct i8042 kbd;              /* (c) */
 	struct port80 post;            /* (c) */
+	struct pmcnt pm;               /* (c) */
 	struct console con;            /* (c) */
 	struct tracer tracer;          /* (c) */
 	int done_fd;                   /* (c) eventfd: a vCPU thread saw the VM end */
@@ -102,6 +103,20 @@ static void on_quit(void *ctx)
 }
 
 /* Wider accesses are split into bytes, as QEMU does; the bus keeps them in range. */
+static void on_poweroff(void *ctx)
+{
+	end_vm(ctx, VM_SUSPEND_POWEROFF);
+}
+
+static int pio_pmcnt(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	if (wr)
+		pmcnt_write(o, (unsigned)off, size, (uint16_t)*val);
+	else
+		*val = pmcnt_read(o, (unsigned)off, size);
+	return 0;
+}
+
 static int pio_uart(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
 {
 	if (!wr)
@@ -190,6 +205,7 @@ static int pio_port80(void *o, uint64_t off, unsigned size, bool wr, uint64_t *v
 static const struct uart8250_ops uart_ops = {.tx = console_tx, .rx_drained = console_rx_drained};
 static const struct debugexit_ops dbg_ops = {.on_exit = on_debug_exit};
 static const struct sysreset_ops reset_ops = {.on_reset = on_reset};
+static const struct pmcnt_ops pm_ops = {.on_poweroff = on_poweroff};
 
 /* The machine's devices, in registration order (teardown runs in reverse). */
 struct device_slot {
@@ -208,6 +224,7 @@ static const struct device_slot pio_devices[] = {
 	{"i8042-data", I8042_DATA_PORT, 1, pio_i8042_data, offsetof(struct machine, kbd)},
 	{"i8042-cmd", I8042_CMD_PORT, 1, pio_i8042_cmd, offsetof(struct machine, kbd)},
 	{"post", PORT80_PORT, PORT80_LEN, pio_port80, offsetof(struct machine, post)},
+	{"acpi-pm1a-cnt", PMCNT_PORT, PMCNT_LEN, pio_pmcnt, offsetof(struct machine, pm)},
 };
 
 static int register_devices(struct machine *m)
@@ -666,7 +683,8 @@ int main(int argc, char **argv)
 	if (!m->threads || !m->has_thread || m->done_fd < 0 || bus_init(&m->bus) < 0 ||
 	    uart_init(&m->uart, &uart_ops, &m->con) < 0 || fwcfg_init(&m->fw) < 0 ||
 	    rstctl_init(&m->rcr, &reset_ops, m) < 0 || port92_init(&m->p92, &reset_ops, m) < 0 ||
-	    i8042_init(&m->kbd, &reset_ops, m) < 0 || port80_init(&m->post, NULL, NULL) < 0) {
+	    i8042_init(&m->kbd, &reset_ops, m) < 0 || port80_init(&m->post, NULL, NULL) < 0 ||
+	    pmcnt_init(&m->pm, &pm_ops, m) < 0) {
 		say("cannot set the machine up: out of memory");
 		return HYVE_EXIT_HOST;
 	}

@@ -117,14 +117,16 @@ int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const s
 			e[i].eax &= ~(0xfffu << 14); /* one thread shares each cache level */
 		}
 
+	/* Drop everything that goes before adding anything: the table never needs
+	 * more room than its final size, so -ENOSPC means cap is really too small. */
 	nent = drop_leaf(e, nent, 0xb, 0xb);
 	nent = drop_leaf(e, nent, 0x1f, 0x1f);
+	nent = drop_leaf(e, nent, 0x40000000, 0x400000ff);
 	if ((r = topology_leaf(e, &nent, cap, 0xb, p)))
 		return r;
 	if (has_1f && (r = topology_leaf(e, &nent, cap, 0x1f, p)))
 		return r;
 
-	nent = drop_leaf(e, nent, 0x40000000, 0x400000ff);
 	struct kvm_cpuid_entry2 hv = {.function = 0x40000000, .eax = 0x40000000};
 	memcpy(&hv.ebx, HYVE_CPUID_SIGNATURE, 4);
 	memcpy(&hv.ecx, HYVE_CPUID_SIGNATURE + 4, 4);

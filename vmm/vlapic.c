@@ -21,6 +21,13 @@
 #define LVT_TRIGGER (1u << 15)
 #define LVT_TIMER_MODE (3u << 17)
 
+/* ICR low bits software can write: vector, delivery mode, destination mode,
+ * level, trigger mode, shorthand. Not bit 12: delivery status is read-only in
+ * xAPIC mode (SDM 10.6.1, figure 10-12) and reserved in x2APIC mode (SDM
+ * 10.12.9, figure 10-28; a WRMSR setting it is #GP, 10.12.1.3); it always
+ * reads idle (smp-spec 2.1). */
+#define ICR_LO_WRITABLE 0x000ccfffu
+
 struct vlapic {
 	/* Legend: (c) set at create, constant after; (l) guarded by lock. */
 	pthread_mutex_t lock;
@@ -301,10 +308,12 @@ static bool reg_write_mask(const struct vlapic *vl, uint32_t off, uint32_t *mask
 	case APIC_OFF_LVT_LINT0:
 	case APIC_OFF_LVT_LINT1:
 	case APIC_OFF_LVT_ERROR:
-		*mask = lvt_writable(off) | (x2 ? 0 : ~0u); /* xAPIC: reserved bits just drop */
+		/* Delivery status (12) and remote IRR (14) are read-only, not reserved:
+		 * a read-modify-write must not fault (SDM 10.5.1); xAPIC drops reserved bits. */
+		*mask = lvt_writable(off) | (1u << 12) | (1u << 14) | (x2 ? 0 : ~0u);
 		return true;
 	case APIC_OFF_ICR_LO:
-		*mask = 0x000cdfffu; /* vector, DM, dest mode, level, trigger, shorthand */
+		*mask = ICR_LO_WRITABLE;
 		return true;
 	case APIC_OFF_ICR_HI:
 		*mask = 0xff000000u;
@@ -369,7 +378,7 @@ static bool write_reg(struct vlapic *vl, uint32_t off, uint32_t val, uint32_t *i
 		*r = (*r & LVT_REMOTE_IRR) | val;
 		return false;
 	case APIC_OFF_ICR_LO:
-		*r = val & 0x000cdfffu; /* delivery status always reads idle (smp-spec 2.1) */
+		*r = val & ICR_LO_WRITABLE; /* delivery status always reads idle (smp-spec 2.1) */
 		*icr_lo = *r;
 		*icr_hi = vl->regs[REG(APIC_OFF_ICR_HI)];
 		return true;
@@ -469,7 +478,7 @@ int vlapic_wrmsr(struct vlapic *vl, uint32_t msr, uint64_t val)
 	if (!x2mode(vl) || !reg_write_mask(vl, off, &mask)) {
 		err = -EINVAL; /* not x2APIC mode, or a read-only register */
 	} else if (off == APIC_OFF_ICR_LO) {
-		if (val & ~(0xffffffff00000000ULL | 0x000cdfffu)) {
+		if (val & ~(0xffffffff00000000ULL | ICR_LO_WRITABLE)) {
 			err = -EINVAL;
 		} else {
 			vl->regs[REG(APIC_OFF_ICR_HI)] = (uint32_t)(val >> 32);

@@ -36,6 +36,35 @@ static const struct debugexit_ops dx_ops = {.on_exit = on_exit_cb};
 static const struct sysreset_ops rs_ops = {.on_reset = on_reset_cb};
 static const struct port80_ops p80_ops = {.on_post = on_post_cb};
 
+static void on_poweroff_cb(void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+static void test_pmcnt(void)
+{
+	static const struct pmcnt_ops ops = {.on_poweroff = on_poweroff_cb};
+	int offs = 0;
+	struct pmcnt p;
+	CHECK_EQ(pmcnt_init(&p, &ops, &offs), 0, "pmcnt_init");
+	CHECK_EQ(pmcnt_read(&p, 0, 2), 0, "PM1a_CNT reads 0 after init");
+	pmcnt_write(&p, 0, 2, 0x0001);
+	CHECK_EQ(pmcnt_read(&p, 0, 2), 0x0001, "SCI_EN reads back");
+	CHECK_EQ(offs, 0, "no power-off without SLP_EN");
+	pmcnt_write(&p, 0, 2, (uint16_t)(PMCNT_SLP_EN | (5u << PMCNT_SLP_TYP_SHIFT)));
+	CHECK_EQ(offs, 0, "SLP_EN with sleep type 5 (unsupported) is ignored");
+	CHECK_EQ(pmcnt_read(&p, 0, 2) & PMCNT_SLP_EN, 0, "SLP_EN is write-only");
+	pmcnt_write(&p, 0, 2, 0x2000);
+	CHECK_EQ(offs, 1, "outw(0x604, 0x2000) powers off, as on QEMU");
+	pmcnt_write(&p, 0, 1, 0x00);
+	pmcnt_write(&p, 1, 1, 0x20);
+	CHECK_EQ(offs, 2, "byte writes assemble SLP_EN | SLP_TYP 0");
+	pmcnt_write(&p, 2, 2, 0x2000);
+	CHECK_EQ(offs, 2, "writes outside the register are ignored");
+	CHECK_EQ(pmcnt_read(&p, 1, 2), 0xffff, "a read across the end reads all ones");
+	pmcnt_destroy(&p);
+}
+
 int main(void)
 {
 	struct rec r;
@@ -152,5 +181,6 @@ int main(void)
 	CHECK(port80_last(&p80b, &code) && code == 7, "hookless port 0x80 keeps the code");
 	port80_destroy(&p80b);
 
+	test_pmcnt();
 	return tap_done();
 }
