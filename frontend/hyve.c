@@ -554,10 +554,34 @@ static int setup_fwcfg(struct machine *m)
 	return 0;
 }
 
+/* Consecutive vCPUs with the same reason print as one line ("vCPUs 4-1023"). */
+struct verdict_run {
+	uint32_t first, last;
+	bool open;
+	char why[256];
+};
+
+static void flush_verdicts(struct verdict_run *r)
+{
+	if (!r->open)
+		return;
+	if (r->first == r->last)
+		say("vCPU %u never ran: %s", r->first, r->why);
+	else
+		say("vCPUs %u-%u never ran: %s", r->first, r->last, r->why);
+	r->open = false;
+}
+
 static void print_verdict(void *ctx, uint32_t id, const char *why)
 {
-	(void)ctx;
-	say("vCPU %u never ran: %s", id, why);
+	struct verdict_run *r = ctx;
+	if (r->open && id == r->last + 1 && !strcmp(why, r->why)) {
+		r->last = id;
+		return;
+	}
+	flush_verdicts(r);
+	*r = (struct verdict_run){.first = id, .last = id, .open = true};
+	snprintf(r->why, sizeof(r->why), "%s", why);
 }
 
 static void report(struct machine *m, bool never_ran)
@@ -569,8 +593,11 @@ static void report(struct machine *m, bool never_ran)
 	    st.configured, st.allocated, st.started, (unsigned long long)st.ipis,
 	    (unsigned long long)st.startup_dropped, (unsigned long long)st.init_ignored,
 	    (unsigned long long)st.ipi_ignored);
-	if (never_ran)
-		vm_never_ran_report(m->vm, print_verdict, NULL);
+	if (never_ran) {
+		struct verdict_run run = {.open = false};
+		vm_never_ran_report(m->vm, print_verdict, &run);
+		flush_verdicts(&run);
+	}
 }
 
 /* Waits for the VM to end, a signal or the timeout. Returns true on timeout. */

@@ -422,13 +422,14 @@ void vm_get_stats(struct vm *vm, struct vm_stats *st)
 
 void vm_never_ran_report(struct vm *vm, vm_verdict_fn *fn, void *ctx)
 {
-	char why[192], extra[96];
+	char why[224], extra[128];
 	pthread_mutex_lock(&vm->lock);
 	extra[0] = 0;
 	if (vm->last_unmatched_valid)
-		snprintf(extra, sizeof(extra), "; the last unmatched %s had %s destination 0x%x",
-			 apic_dm_name(vm->last_unmatched_mode),
-			 vm->last_unmatched_logical ? "logical" : "physical", vm->last_unmatched_dest);
+		snprintf(extra, sizeof(extra), "; the last %s that reached no vCPU had %s destination 0x%02x%s",
+			 vm->last_unmatched_mode == APIC_DM_INIT ? "INIT" : "STARTUP",
+			 vm->last_unmatched_logical ? "logical" : "physical", vm->last_unmatched_dest,
+			 vm->last_unmatched_logical ? " (no LDR matched)" : " (no such APIC ID)");
 	for (uint32_t i = 0; i < vm->ncpus; i++) {
 		const struct vcpu_boot *b = &vm->boot[i];
 		if (b->ran)
