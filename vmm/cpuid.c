@@ -11,6 +11,15 @@
 #define CPUID1_EDX_APIC (1u << 9)
 #define CPUID1_EDX_HTT (1u << 28)
 
+#define CPUID6_EAX_ARAT (1u << 2)
+
+/* KVM paravirtual features (Documentation/virt/kvm/x86/cpuid.rst) that work
+ * without KVM's in-kernel LAPIC: kvmclock (CLOCKSOURCE, CLOCKSOURCE2, STABLE),
+ * NOP_IO_DELAY, STEAL_TIME and PV_TLB_FLUSH. PV_EOI, PV_UNHALT, PV_SEND_IPI,
+ * ASYNC_PF* and MSI_EXT_DEST_ID need it and would lose interrupts or IPIs. */
+#define KVM_FEATURES_KEPT ((1u << 0) | (1u << 1) | (1u << 3) | (1u << 5) | (1u << 9) | (1u << 24))
+#define KVM_LEAF_BASE 0x40000100u /* where hyve puts KVM's leaves, after its own */
+
 #define TOPO_LEVEL_SMT 1u
 #define TOPO_LEVEL_CORE 2u
 
@@ -101,7 +110,8 @@ int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const s
 	if (l1) {
 		uint32_t lp = p->ncpus > 255 ? 255 : p->ncpus;
 		l1->ebx = (l1->ebx & 0x0000ffffu) | (lp << 16) | ((p->apic_id & 0xff) << 24);
-		l1->ecx &= ~(CPUID1_ECX_MONITOR | CPUID1_ECX_TSC_DEADLINE | CPUID1_ECX_X2APIC);
+		l1->ecx &= ~(CPUID1_ECX_MONITOR | CPUID1_ECX_X2APIC);
+		l1->ecx |= CPUID1_ECX_TSC_DEADLINE; /* backed by the vLAPIC timer (SDM 10.5.4.1) */
 		l1->ecx |= CPUID1_ECX_HYPERVISOR | (p->x2apic ? CPUID1_ECX_X2APIC : 0);
 		l1->edx |= CPUID1_EDX_APIC;
 		if (p->ncpus > 1)
@@ -119,6 +129,14 @@ int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const s
 
 	/* Drop everything that goes before adding anything: the table never needs
 	 * more room than its final size, so -ENOSPC means cap is really too small. */
+	/* Leaf 6: the APIC timer always runs (ARAT), so Linux keeps it in idle. */
+	struct kvm_cpuid_entry2 *l6 = cpuid_find(e, nent, 6, 0);
+	if (l6)
+		l6->eax |= CPUID6_EAX_ARAT;
+	struct kvm_cpuid_entry2 *kvmf = cpuid_find(e, nent, 0x40000001, 0);
+	const bool have_kvm = kvmf != NULL;
+	const uint32_t kvm_features = have_kvm ? kvmf->eax & KVM_FEATURES_KEPT : 0;
+
 	nent = drop_leaf(e, nent, 0xb, 0xb);
 	nent = drop_leaf(e, nent, 0x1f, 0x1f);
 	nent = drop_leaf(e, nent, 0x40000000, 0x400000ff);
@@ -133,5 +151,13 @@ int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const s
 	memcpy(&hv.edx, HYVE_CPUID_SIGNATURE + 8, 4);
 	if ((r = put(e, &nent, cap, &hv)))
 		return r;
+	if (have_kvm) {
+		/* Linux finds KVM by scanning 0x40000000 + n * 0x100 for its signature. */
+		struct kvm_cpuid_entry2 kb = {.function = KVM_LEAF_BASE, .eax = KVM_LEAF_BASE + 1};
+		memcpy(&kb.ebx, "KVMKVMKVM\0\0\0", 12);
+		struct kvm_cpuid_entry2 kf = {.function = KVM_LEAF_BASE + 1, .eax = kvm_features};
+		if ((r = put(e, &nent, cap, &kb)) || (r = put(e, &nent, cap, &kf)))
+			return r;
+	}
 	return (int)nent;
 }

@@ -23,8 +23,11 @@ struct cpuid_params {
  *  - leaves 0xb and 0x1f: one thread per core, ncpus cores, EDX = x2APIC ID
  *    (SDM Vol. 2A CPUID, "Extended Topology Enumeration Leaf");
  *  - leaf 4: cores per package;
- *  - hypervisor leaves: KVM's 0x40000000-0x400000ff are removed (their PV
- *    features need KVM's in-kernel LAPIC), 0x40000000 = hyve's signature.
+ *  - leaf 6: ARAT;
+ *  - hypervisor leaves: 0x40000000 = hyve's signature; KVM's leaves move to
+ *    0x40000100 (signature) and 0x40000101 (features), keeping only the PV
+ *    features that work without KVM's in-kernel LAPIC (kvmclock, steal time,
+ *    PV TLB flush, NOP I/O delay); they are added only when KVM offered them.
  * Returns the new entry count, or -ENOSPC when cap is too small. */
 int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const struct cpuid_params *p);
 

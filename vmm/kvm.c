@@ -177,3 +177,33 @@ int kvm_vcpu_run(int fd)
 	int r = ioctl(fd, KVM_RUN, 0);
 	return r < 0 ? -errno : 0;
 }
+
+uint64_t kvm_host_tsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m;
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.e.index = 0x10; /* IA32_TIME_STAMP_COUNTER */
+	uint64_t h0 = kvm_host_tsc();
+	int r = ioctl(fd, KVM_GET_MSRS, &m);
+	uint64_t h1 = kvm_host_tsc();
+	if (r != 1)
+		return r < 0 ? -errno : -EIO;
+	*offset = (int64_t)(m.e.data - (h0 + (h1 - h0) / 2));
+	int k = ioctl(fd, KVM_GET_TSC_KHZ, 0);
+	if (k > 0)
+		*khz = (uint32_t)k;
+	else if (!*khz)
+		*khz = 1000000; /* unknown: assume 1 GHz */
+	return 0;
+}

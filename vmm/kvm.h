@@ -26,5 +26,9 @@ int kvm_clear_events(int fd);                    /* drop pending exceptions/inte
 int kvm_inject_irq(int fd, uint8_t vector);
 int kvm_inject_nmi(int fd);
 int kvm_vcpu_run(int fd);                        /* 0, or -errno (-EINTR on a kick) */
+/* The vCPU's TSC offset from the host's (guest TSC = rdtsc + offset) and its
+ * frequency in kHz (KVM_GET_TSC_KHZ). */
+int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz);
+uint64_t kvm_host_tsc(void);
 
 #endif

@@ -8,6 +8,7 @@ VMM_SRCS += vmm/vm.c
 VMM_SRCS += vmm/vcpu.c
 VMM_SRCS += vmm/ipi.c
 VMM_SRCS += vmm/rendezvous.c
+VMM_SRCS += vmm/timer.c
 
 UNIT_TESTS += test_gmem
 test_gmem_SRCS := vmm/gmem.c
@@ -18,6 +19,6 @@ test_vlapic_SRCS := vmm/vlapic.c vmm/apic_dest.c
 UNIT_TESTS += test_cpuid
 test_cpuid_SRCS := vmm/cpuid.c
 UNIT_TESTS += test_rendezvous
-test_rendezvous_SRCS := vmm/rendezvous.c vmm/vm.c vmm/kvm.c vmm/cpuid.c vmm/vlapic.c vmm/apic_dest.c vmm/ipi.c vmm/gmem.c
+test_rendezvous_SRCS := vmm/rendezvous.c vmm/vm.c vmm/kvm.c vmm/cpuid.c vmm/vlapic.c vmm/apic_dest.c vmm/ipi.c vmm/gmem.c vmm/timer.c vmm/vcpu.c
 UNIT_TESTS += test_vcpu_state
-test_vcpu_state_SRCS := vmm/vm.c vmm/rendezvous.c vmm/kvm.c vmm/cpuid.c vmm/vlapic.c vmm/apic_dest.c vmm/ipi.c vmm/gmem.c
+test_vcpu_state_SRCS := vmm/vm.c vmm/rendezvous.c vmm/kvm.c vmm/cpuid.c vmm/vlapic.c vmm/apic_dest.c vmm/ipi.c vmm/gmem.c vmm/timer.c vmm/vcpu.c

@@ -40,6 +40,38 @@ static int reset_common(struct vcpu *v, struct kvm_sregs *s)
 	return kvm_clear_events(v->fd);
 }
 
+/* --- vlapic_ops callbacks --- */
+void vcpu_lapic_timer_fired(void *arg)
+{
+	struct vcpu *v = arg;
+	if (vlapic_timer_fired(v->vlapic))
+		vcpu_notify(v);
+}
+
+void vcpu_timer_arm(void *ctx, uint64_t deadline_ns)
+{
+	struct vcpu *v = ctx;
+	vm_timer_arm(v->vm, &v->lapic_timer, deadline_ns);
+}
+
+void vcpu_timer_disarm(void *ctx)
+{
+	struct vcpu *v = ctx;
+	vm_timer_disarm(v->vm, &v->lapic_timer);
+}
+
+uint64_t vcpu_now_ns(void *ctx)
+{
+	(void)ctx;
+	return vm_now_ns();
+}
+
+uint64_t vcpu_guest_tsc(void *ctx)
+{
+	struct vcpu *v = ctx;
+	return kvm_host_tsc() + (uint64_t)v->tsc_offset;
+}
+
 int vm_vcpu_setup_multiboot(struct vcpu *v, uint32_t entry, uint32_t eax, uint32_t ebx)
 {
 	struct vm *vm = v->vm;
@@ -223,14 +255,19 @@ static void handle_msr(struct vcpu *v)
 			run->msr.data = vlapic_get_apicbase(v->vlapic);
 			r = 0;
 		}
+	} else if (idx == MSR_IA32_TSC_DEADLINE) {
+		if (wr)
+			vlapic_tsc_deadline_write(v->vlapic, run->msr.data);
+		else
+			run->msr.data = vlapic_tsc_deadline_read(v->vlapic);
+		r = 0;
 	} else if (idx >= MSR_X2APIC_FIRST && idx <= MSR_X2APIC_LAST) {
 		uint64_t val = run->msr.data;
 		r = wr ? vlapic_wrmsr(v->vlapic, idx, val) : vlapic_rdmsr(v->vlapic, idx, &val);
 		if (!wr && r == 0)
 			run->msr.data = val;
 	} else {
-		/* IA32_TSC_DEADLINE (not offered in CPUID yet) and MSRs KVM does not
-		 * know: #GP, as on a processor without them. */
+		/* MSRs KVM does not know: #GP, as on a processor without them. */
 		r = -EINVAL;
 	}
 	run->msr.error = r ? 1 : 0;

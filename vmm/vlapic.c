@@ -8,6 +8,10 @@
 #include "vmm/vlapic.h"
 
 #define APIC_VERSION 0x14u       /* integrated APIC, as on P6 and later (SDM 10.4.8) */
+#define APIC_VER_EOI_SUPPRESS (1u << 24) /* SVR[12] may suppress EOI broadcasts (SDM 10.8.5) */
+#define APIC_SVR_FOCUS_DISABLE (1u << 9)
+#define APIC_SVR_EOI_SUPPRESS (1u << 12)
+#define APIC_SVR_WRITABLE (0xffu | APIC_SVR_ENABLE | APIC_SVR_FOCUS_DISABLE | APIC_SVR_EOI_SUPPRESS)
 #define APIC_MAX_LVT 6u          /* 7 LVT entries: CMCI, timer, thermal, PMC, LINT0, LINT1, error */
 #define APIC_NREGS (APIC_PAGE_SIZE / 16)
 
@@ -20,6 +24,13 @@
 #define LVT_REMOTE_IRR (1u << 14)
 #define LVT_TRIGGER (1u << 15)
 #define LVT_TIMER_MODE (3u << 17)
+#define LVT_TIMER_MODE_SHIFT 17
+#define LVT_DM_SHIFT 8
+#define LVT_DM_FIXED 0u
+#define LVT_DM_NMI 4u
+#define LVT_DM_EXTINT 7u
+
+enum timer_mode { TIMER_ONESHOT = 0, TIMER_PERIODIC = 1, TIMER_TSC_DEADLINE = 2 };
 
 /* ICR low bits software can write: vector, delivery mode, destination mode,
  * level, trigger mode, shorthand. Not bit 12: delivery status is read-only in
@@ -39,6 +50,13 @@ struct vlapic {
 	uint64_t apic_base;           /* (l) IA32_APIC_BASE */
 	uint32_t regs[APIC_NREGS];    /* (l) register file by offset >> 4 */
 	uint32_t esr_pending;         /* (l) errors since the last ESR write (SDM 10.5.3) */
+	bool bsp;                     /* (c) */
+	bool lint_level[2];           /* (l) last level seen on LINT0/LINT1 */
+	/* Timer (SDM 10.5.4), in CLOCK_MONOTONIC ns at VLAPIC_BUS_HZ / divide. */
+	uint64_t timer_start;         /* (l) when the current count started */
+	uint64_t timer_period;        /* (l) initial count * divide in ns; 0: not counting */
+	uint64_t timer_deadline;      /* (l) next expiry; 0: none armed */
+	uint64_t tsc_deadline;        /* (l) IA32_TSC_DEADLINE; 0: disarmed */
 };
 
 static bool x2mode(const struct vlapic *vl)
@@ -114,17 +132,95 @@ static void mask_all_lvts(struct vlapic *vl)
 		vl->regs[REG(lvts[i])] |= APIC_LVT_MASKED;
 }
 
+static uint64_t clock_now(const struct vlapic *vl)
+{
+	return vl->ops && vl->ops->now_ns ? vl->ops->now_ns(vl->ops->ctx) : 0;
+}
+
+static void timer_arm(struct vlapic *vl, uint64_t deadline)
+{
+	vl->timer_deadline = deadline;
+	if (vl->ops && vl->ops->timer_arm)
+		vl->ops->timer_arm(vl->ops->ctx, deadline);
+}
+
+static void timer_stop(struct vlapic *vl)
+{
+	vl->timer_period = 0;
+	vl->timer_deadline = 0;
+	if (vl->ops && vl->ops->timer_disarm)
+		vl->ops->timer_disarm(vl->ops->ctx);
+}
+
+static enum timer_mode timer_mode(const struct vlapic *vl)
+{
+	return (enum timer_mode)((vl->regs[REG(APIC_OFF_LVT_TIMER)] & LVT_TIMER_MODE) >> LVT_TIMER_MODE_SHIFT);
+}
+
+/* Divide value from TDCR bits 0, 1 and 3 (SDM figure 10-10): 2, 4, ... 128, or 1. */
+static uint64_t timer_divide(const struct vlapic *vl)
+{
+	uint32_t d = vl->regs[REG(APIC_OFF_TIMER_DCR)];
+	uint32_t idx = (d & 3) | ((d >> 1) & 4);
+	return idx == 7 ? 1 : 2ULL << idx;
+}
+
+static uint64_t counts_to_ns(uint64_t counts, uint64_t div)
+{
+	return (uint64_t)((unsigned __int128)counts * div * 1000000000ULL / VLAPIC_BUS_HZ);
+}
+
+/* Starts counting the initial count from now (a TMICT write). */
+static void timer_start_count(struct vlapic *vl)
+{
+	uint32_t icr = vl->regs[REG(APIC_OFF_TIMER_ICR)];
+	if (!icr || timer_mode(vl) == TIMER_TSC_DEADLINE) {
+		timer_stop(vl);
+		return;
+	}
+	vl->timer_start = clock_now(vl);
+	vl->timer_period = counts_to_ns(icr, timer_divide(vl));
+	if (!vl->timer_period)
+		vl->timer_period = 1;
+	timer_arm(vl, vl->timer_start + vl->timer_period);
+}
+
+/* TMCCR: counts left in the current period (SDM 10.5.4). */
+static uint32_t timer_ccr(const struct vlapic *vl)
+{
+	if (!vl->timer_period || timer_mode(vl) == TIMER_TSC_DEADLINE)
+		return 0;
+	uint64_t now = clock_now(vl), el = now > vl->timer_start ? now - vl->timer_start : 0, left;
+	if (timer_mode(vl) == TIMER_PERIODIC)
+		left = vl->timer_period - el % vl->timer_period;
+	else if (el >= vl->timer_period || !vl->timer_deadline)
+		return 0;
+	else
+		left = vl->timer_period - el;
+	uint64_t per_count = counts_to_ns(1, timer_divide(vl));
+	uint64_t c = per_count ? (left + per_count - 1) / per_count : left;
+	uint32_t icr = vl->regs[REG(APIC_OFF_TIMER_ICR)];
+	return c > icr ? icr : (uint32_t)c;
+}
+
 /* Register state common to power-on and INIT (SDM 10.4.7.1 / 10.4.7.3). Lock held. */
 static void reset_regs(struct vlapic *vl)
 {
 	memset(vl->regs, 0, sizeof(vl->regs));
 	vl->esr_pending = 0;
+	vl->tsc_deadline = 0;
+	timer_stop(vl);
 	vl->regs[REG(APIC_OFF_ID)] = x2mode(vl) ? vl->id : (vl->id << 24);
-	vl->regs[REG(APIC_OFF_VER)] = APIC_VERSION | (APIC_MAX_LVT << 16);
+	vl->regs[REG(APIC_OFF_VER)] = APIC_VERSION | (APIC_MAX_LVT << 16) | APIC_VER_EOI_SUPPRESS;
 	vl->regs[REG(APIC_OFF_DFR)] = 0xffffffffu;
 	vl->regs[REG(APIC_OFF_SVR)] = 0xff;
 	vl->regs[REG(APIC_OFF_LDR)] = x2mode(vl) ? apic_x2apic_ldr(vl->id) : 0;
 	mask_all_lvts(vl);
+	if (vl->bsp)
+		/* The BSP's LINT0 starts as an unmasked ExtINT input ("virtual wire"),
+		 * as firmware leaves it and as KVM resets it, so 8259 interrupts reach
+		 * kernels that never touch the APIC. */
+		vl->regs[REG(APIC_OFF_LVT_LINT0)] = LVT_DM_EXTINT << LVT_DM_SHIFT;
 	publish(vl);
 }
 
@@ -139,6 +235,7 @@ struct vlapic *vlapic_create(uint32_t id, bool bsp, bool x2apic_capable, unsigne
 	vl->x2apic_capable = x2apic_capable;
 	vl->ops = ops;
 	vl->pub = pub;
+	vl->bsp = bsp;
 	if (phys_bits < 32 || phys_bits > 52)
 		phys_bits = 36;
 	/* Reserved: bits 7:0, bit 9, bits 63:MAXPHYADDR (SDM figure 10-26); EXTD when not offered. */
@@ -238,7 +335,7 @@ int vlapic_set_apicbase(struct vlapic *vl, uint64_t val)
 static uint32_t read_reg(struct vlapic *vl, uint32_t off)
 {
 	if (off == APIC_OFF_TIMER_CCR)
-		return 0; /* the timer does not count yet: see docs/architecture.md */
+		return timer_ccr(vl);
 	return vl->regs[REG(off)];
 }
 
@@ -252,14 +349,20 @@ uint32_t vlapic_peek(struct vlapic *vl, uint32_t off)
 	return v;
 }
 
-static void do_eoi(struct vlapic *vl)
+/* EOI (SDM 10.8.5): clears the highest ISR bit. Returns the vector when a
+ * level-triggered interrupt ended and the EOI must be broadcast, else -1. */
+static int do_eoi(struct vlapic *vl)
 {
-	int v = bank_highest(vl->regs, APIC_OFF_ISR0);
+	int v = bank_highest(vl->regs, APIC_OFF_ISR0), bcast = -1;
 	if (v >= 0) {
 		bank_set(vl->regs, APIC_OFF_ISR0, (uint8_t)v, false);
+		if (bank_test(vl->regs, APIC_OFF_TMR0, (uint8_t)v) &&
+		    !(vl->regs[REG(APIC_OFF_SVR)] & APIC_SVR_EOI_SUPPRESS))
+			bcast = v;
 		bank_set(vl->regs, APIC_OFF_TMR0, (uint8_t)v, false);
 	}
 	update_ppr(vl);
+	return bcast;
 }
 
 static uint32_t lvt_writable(uint32_t off)
@@ -296,7 +399,7 @@ static bool reg_write_mask(const struct vlapic *vl, uint32_t off, uint32_t *mask
 		*mask = 0xf0000000u;
 		return !x2;
 	case APIC_OFF_SVR:
-		*mask = 0x1ff | (1u << 9); /* vector, enable, focus disable; no EOI suppression */
+		*mask = APIC_SVR_WRITABLE;
 		return true;
 	case APIC_OFF_ESR:
 		*mask = x2 ? 0 : 0xffffffffu;
@@ -332,39 +435,48 @@ static bool reg_write_mask(const struct vlapic *vl, uint32_t off, uint32_t *mask
 	}
 }
 
+/* What a register write asks for once the lock is dropped. */
+struct wr_effects {
+	bool send;           /* an IPI: icr_lo/icr_hi */
+	uint32_t icr_lo, icr_hi;
+	int eoi_vector;      /* >= 0: broadcast this EOI */
+};
+
 /* Performs a write whose mode checks passed; lock held on entry, and still held
- * on return. Returns true when an IPI must be sent (icr_lo/icr_hi filled). */
-static bool write_reg(struct vlapic *vl, uint32_t off, uint32_t val, uint32_t *icr_lo,
-		      uint32_t *icr_hi)
+ * on return; fx says what to do after unlocking. */
+static void write_reg(struct vlapic *vl, uint32_t off, uint32_t val, struct wr_effects *fx)
 {
 	uint32_t *r = &vl->regs[REG(off)];
+	uint32_t *icr_lo = &fx->icr_lo, *icr_hi = &fx->icr_hi;
+	fx->send = false;
+	fx->eoi_vector = -1;
 	switch (off) {
 	case APIC_OFF_TPR:
 		*r = val & 0xff;
 		update_ppr(vl);
-		return false;
+		return;
 	case APIC_OFF_EOI:
-		do_eoi(vl);
-		return false;
+		fx->eoi_vector = do_eoi(vl);
+		return;
 	case APIC_OFF_LDR:
 		*r = val & 0xff000000u;
 		publish(vl);
-		return false;
+		return;
 	case APIC_OFF_DFR:
 		*r = (val & 0xf0000000u) | 0x0fffffffu;
 		publish(vl);
-		return false;
+		return;
 	case APIC_OFF_SVR:
-		*r = val & (0x1ffu | (1u << 9));
+		*r = val & APIC_SVR_WRITABLE;
 		if (!(val & APIC_SVR_ENABLE))
 			mask_all_lvts(vl); /* SDM 10.4.7.2 */
 		publish(vl);
-		return false;
+		return;
 	case APIC_OFF_ESR:
 		/* SDM 10.5.3: a write latches the errors seen since the last write. */
 		*r = vl->esr_pending;
 		vl->esr_pending = 0;
-		return false;
+		return;
 	case APIC_OFF_LVT_CMCI:
 	case APIC_OFF_LVT_TIMER:
 	case APIC_OFF_LVT_THERMAL:
@@ -375,28 +487,54 @@ static bool write_reg(struct vlapic *vl, uint32_t off, uint32_t val, uint32_t *i
 		val &= lvt_writable(off);
 		if (!sw_enabled(vl))
 			val |= APIC_LVT_MASKED; /* mask cannot clear while software-disabled */
+		if (off == APIC_OFF_LVT_TIMER &&
+		    ((*r & LVT_TIMER_MODE) == (TIMER_TSC_DEADLINE << LVT_TIMER_MODE_SHIFT)) !=
+			    ((val & LVT_TIMER_MODE) == (TIMER_TSC_DEADLINE << LVT_TIMER_MODE_SHIFT))) {
+			/* Switching to or from TSC-deadline mode disarms the timer
+			 * (SDM 10.5.4.1). */
+			vl->regs[REG(APIC_OFF_TIMER_ICR)] = 0;
+			vl->tsc_deadline = 0;
+			timer_stop(vl);
+		}
 		*r = (*r & LVT_REMOTE_IRR) | val;
-		return false;
+		return;
 	case APIC_OFF_ICR_LO:
 		*r = val & ICR_LO_WRITABLE; /* delivery status always reads idle (smp-spec 2.1) */
 		*icr_lo = *r;
 		*icr_hi = vl->regs[REG(APIC_OFF_ICR_HI)];
-		return true;
+		fx->send = true;
+		return;
 	case APIC_OFF_ICR_HI:
 		*r = val & 0xff000000u;
-		return false;
+		return;
 	case APIC_OFF_TIMER_ICR:
+		if (timer_mode(vl) == TIMER_TSC_DEADLINE)
+			return; /* ignored in TSC-deadline mode (SDM 10.5.4.1) */
 		*r = val;
-		return false;
-	case APIC_OFF_TIMER_DCR:
+		timer_start_count(vl);
+		return;
+	case APIC_OFF_TIMER_DCR: {
+		/* Keep the counts left and go on at the new rate. */
+		uint32_t left = timer_ccr(vl);
 		*r = val & 0xb;
-		return false;
+		if (vl->timer_period && left) {
+			uint64_t div = timer_divide(vl), now = clock_now(vl);
+			vl->timer_period = counts_to_ns(vl->regs[REG(APIC_OFF_TIMER_ICR)], div);
+			if (!vl->timer_period)
+				vl->timer_period = 1;
+			uint64_t deadline = now + counts_to_ns(left, div);
+			vl->timer_start = deadline - vl->timer_period;
+			timer_arm(vl, deadline);
+		}
+		return;
+	}
 	case APIC_OFF_SELF_IPI:
 		*icr_lo = (val & 0xff) | ((uint32_t)APIC_SH_SELF << APIC_ICR_SH_SHIFT);
 		*icr_hi = 0;
-		return true;
+		fx->send = true;
+		return;
 	default:
-		return false;
+		return;
 	}
 }
 
@@ -413,18 +551,26 @@ void vlapic_mmio_read(struct vlapic *vl, uint32_t off, unsigned size, uint64_t *
 	pthread_mutex_unlock(&vl->lock);
 }
 
+/* Runs what a write asked for, with the lock dropped. */
+static void apply_effects(struct vlapic *vl, const struct wr_effects *fx)
+{
+	if (fx->send && vl->ops && vl->ops->icr_write)
+		vl->ops->icr_write(vl->ops->ctx, vl, fx->icr_lo, fx->icr_hi);
+	if (fx->eoi_vector >= 0 && vl->ops && vl->ops->eoi)
+		vl->ops->eoi(vl->ops->ctx, (uint8_t)fx->eoi_vector);
+}
+
 void vlapic_mmio_write(struct vlapic *vl, uint32_t off, unsigned size, uint64_t val)
 {
-	uint32_t mask, lo = 0, hi = 0;
-	bool send = false;
+	uint32_t mask;
+	struct wr_effects fx = {.eoi_vector = -1};
 	if (off >= APIC_PAGE_SIZE || size != 4 || (off & 0xf))
 		return;
 	pthread_mutex_lock(&vl->lock);
 	if (hw_enabled(vl) && !x2mode(vl) && off != APIC_OFF_SELF_IPI && reg_write_mask(vl, off, &mask))
-		send = write_reg(vl, off, (uint32_t)val, &lo, &hi);
+		write_reg(vl, off, (uint32_t)val, &fx);
 	pthread_mutex_unlock(&vl->lock);
-	if (send && vl->ops && vl->ops->icr_write)
-		vl->ops->icr_write(vl->ops->ctx, vl, lo, hi);
+	apply_effects(vl, &fx);
 }
 
 /* x2APIC MSR -> xAPIC offset; false for MSRs with no register in x2APIC mode. */
@@ -469,8 +615,8 @@ int vlapic_rdmsr(struct vlapic *vl, uint32_t msr, uint64_t *val)
 
 int vlapic_wrmsr(struct vlapic *vl, uint32_t msr, uint64_t val)
 {
-	uint32_t off, mask, lo = 0, hi = 0;
-	bool send = false;
+	uint32_t off, mask;
+	struct wr_effects fx = {.eoi_vector = -1};
 	if (!msr_to_off(msr, &off))
 		return -EINVAL;
 	pthread_mutex_lock(&vl->lock);
@@ -482,16 +628,15 @@ int vlapic_wrmsr(struct vlapic *vl, uint32_t msr, uint64_t val)
 			err = -EINVAL;
 		} else {
 			vl->regs[REG(APIC_OFF_ICR_HI)] = (uint32_t)(val >> 32);
-			send = write_reg(vl, off, (uint32_t)val, &lo, &hi);
+			write_reg(vl, off, (uint32_t)val, &fx);
 		}
 	} else if (val >> 32 || ((uint32_t)val & ~mask)) {
 		err = -EINVAL; /* reserved bits set (SDM 10.12.1.2) */
 	} else {
-		send = write_reg(vl, off, (uint32_t)val, &lo, &hi);
+		write_reg(vl, off, (uint32_t)val, &fx);
 	}
 	pthread_mutex_unlock(&vl->lock);
-	if (send && vl->ops && vl->ops->icr_write)
-		vl->ops->icr_write(vl->ops->ctx, vl, lo, hi);
+	apply_effects(vl, &fx);
 	return err;
 }
 
@@ -557,4 +702,122 @@ void vlapic_set_cr8(struct vlapic *vl, uint8_t cr8)
 		update_ppr(vl);
 	}
 	pthread_mutex_unlock(&vl->lock);
+}
+
+/* Sets the LVT timer vector pending unless masked (lock held). */
+static bool timer_deliver(struct vlapic *vl)
+{
+	uint32_t lvt = vl->regs[REG(APIC_OFF_LVT_TIMER)];
+	if ((lvt & APIC_LVT_MASKED) || !sw_enabled(vl))
+		return false;
+	uint8_t vec = (uint8_t)(lvt & LVT_VECTOR);
+	if (vec < 16) {
+		vl->esr_pending |= APIC_ESR_RECV_ILLEGAL_VECTOR;
+		return false;
+	}
+	bank_set(vl->regs, APIC_OFF_IRR0, vec, true);
+	bank_set(vl->regs, APIC_OFF_TMR0, vec, false);
+	return true;
+}
+
+bool vlapic_timer_fired(struct vlapic *vl)
+{
+	bool irq = false;
+	pthread_mutex_lock(&vl->lock);
+	uint64_t now = clock_now(vl);
+	if (!vl->timer_deadline) {
+		/* disarmed after the host timer expired: nothing to do */
+	} else if (now < vl->timer_deadline) {
+		timer_arm(vl, vl->timer_deadline); /* woken early: wait again */
+	} else if (timer_mode(vl) == TIMER_TSC_DEADLINE) {
+		vl->tsc_deadline = 0; /* SDM 10.5.4.1: the MSR reads 0 once it fired */
+		vl->timer_deadline = 0;
+		irq = timer_deliver(vl);
+	} else if (timer_mode(vl) == TIMER_PERIODIC && vl->timer_period) {
+		irq = timer_deliver(vl);
+		/* Next deadline on the grid of the programmed start, so periodic
+		 * interrupts do not drift; periods missed while the host was busy
+		 * collapse into one IRR bit, as on hardware. */
+		uint64_t k = (now - vl->timer_deadline) / vl->timer_period + 1;
+		timer_arm(vl, vl->timer_deadline + k * vl->timer_period);
+	} else {
+		vl->timer_deadline = 0; /* one-shot: TMCCR stays 0 */
+		irq = timer_deliver(vl);
+	}
+	pthread_mutex_unlock(&vl->lock);
+	return irq;
+}
+
+uint64_t vlapic_tsc_deadline_read(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	uint64_t v = timer_mode(vl) == TIMER_TSC_DEADLINE ? vl->tsc_deadline : 0;
+	pthread_mutex_unlock(&vl->lock);
+	return v;
+}
+
+void vlapic_tsc_deadline_write(struct vlapic *vl, uint64_t val)
+{
+	pthread_mutex_lock(&vl->lock);
+	if (timer_mode(vl) != TIMER_TSC_DEADLINE) {
+		pthread_mutex_unlock(&vl->lock);
+		return; /* ignored outside TSC-deadline mode (SDM 10.5.4.1) */
+	}
+	vl->tsc_deadline = val;
+	if (!val) {
+		timer_stop(vl);
+	} else {
+		uint64_t now = clock_now(vl);
+		uint64_t tsc = vl->ops && vl->ops->guest_tsc ? vl->ops->guest_tsc(vl->ops->ctx) : 0;
+		uint32_t khz = vl->ops && vl->ops->tsc_khz ? vl->ops->tsc_khz : 1000000;
+		uint64_t delta = 0;
+		if (val > tsc) {
+			unsigned __int128 d = (unsigned __int128)(val - tsc) * 1000000ULL / khz;
+			delta = d > (1ULL << 62) ? (1ULL << 62) : (uint64_t)d;
+		}
+		timer_arm(vl, now + delta);
+	}
+	pthread_mutex_unlock(&vl->lock);
+}
+
+enum vlapic_lint_action vlapic_lint(struct vlapic *vl, unsigned pin, bool level)
+{
+	enum vlapic_lint_action act = VLAPIC_LINT_NONE;
+	if (pin > 1)
+		return act;
+	pthread_mutex_lock(&vl->lock);
+	bool edge = level && !vl->lint_level[pin];
+	vl->lint_level[pin] = level;
+	uint32_t lvt = vl->regs[REG(pin ? APIC_OFF_LVT_LINT1 : APIC_OFF_LVT_LINT0)];
+	if (!(lvt & APIC_LVT_MASKED) && hw_enabled(vl)) {
+		switch ((lvt & LVT_DM) >> LVT_DM_SHIFT) {
+		case LVT_DM_FIXED:
+			if (edge && sw_enabled(vl) && (lvt & LVT_VECTOR) >= 16) {
+				bank_set(vl->regs, APIC_OFF_IRR0, (uint8_t)(lvt & LVT_VECTOR), true);
+				act = VLAPIC_LINT_IRR;
+			}
+			break;
+		case LVT_DM_NMI:
+			if (edge)
+				act = VLAPIC_LINT_NMI;
+			break;
+		case LVT_DM_EXTINT:
+			act = VLAPIC_LINT_EXTINT;
+			break;
+		default:
+			break; /* SMI, INIT and reserved modes on LINT: ignored */
+		}
+	}
+	pthread_mutex_unlock(&vl->lock);
+	return act;
+}
+
+bool vlapic_accepts_extint(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	uint32_t lvt = vl->regs[REG(APIC_OFF_LVT_LINT0)];
+	bool ok = !hw_enabled(vl) ||
+		  (!(lvt & APIC_LVT_MASKED) && ((lvt & LVT_DM) >> LVT_DM_SHIFT) == LVT_DM_EXTINT);
+	pthread_mutex_unlock(&vl->lock);
+	return ok;
 }

@@ -74,7 +74,24 @@ struct vlapic_ops {
 	/* The guest sent an IPI (ICR write, or x2APIC SELF_IPI as a FIXED self IPI).
 	 * Called on the owner thread with no vlapic lock held. */
 	void (*icr_write)(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_hi);
+	/* EOI of a level-triggered vector (TMR bit set) while EOI broadcast is not
+	 * suppressed: the core forwards it to the I/O APIC (SDM 10.8.5). Owner
+	 * thread, no vlapic lock held. May be NULL. */
+	void (*eoi)(void *ctx, uint8_t vector);
+	/* Timer plumbing (all may be NULL: then the timer never fires).
+	 * timer_arm/timer_disarm are called WITH the vlapic lock held and must not
+	 * call back into this vlapic; the owner calls vlapic_timer_fired() when the
+	 * deadline passes. */
+	void (*timer_arm)(void *ctx, uint64_t deadline_ns);
+	void (*timer_disarm)(void *ctx);
+	uint64_t (*now_ns)(void *ctx);    /* CLOCK_MONOTONIC ns */
+	uint64_t (*guest_tsc)(void *ctx); /* the vCPU's TSC now */
+	uint32_t tsc_khz;                 /* guest TSC frequency (TSC-deadline mode) */
 };
+
+/* The APIC timer counts at this bus frequency divided by TDCR (SDM 10.5.4);
+ * 1 GHz as in KVM and QEMU. */
+#define VLAPIC_BUS_HZ 1000000000ULL
 
 /* Creates a vlapic in its power-on state (SDM 10.4.7.1) for the vCPU with APIC
  * ID `id`. `pub` (owned by the caller, lives as long as the vlapic) receives the
@@ -121,6 +138,30 @@ void vlapic_set_error(struct vlapic *vl, uint32_t esr_bits);
 int vlapic_pending_intr(struct vlapic *vl);
 /* The vCPU layer injected `vector`: IRR -> ISR, PPR updated (SDM 10.8.4). */
 void vlapic_intr_accepted(struct vlapic *vl, uint8_t vector);
+
+/* The timer's deadline passed (called by the owner of timer_arm, on any
+ * thread): sets the LVT timer vector in IRR unless masked and re-arms a
+ * periodic timer. Returns true when an interrupt became pending. */
+bool vlapic_timer_fired(struct vlapic *vl);
+/* IA32_TSC_DEADLINE (SDM 10.5.4.1): reads 0 and ignores writes unless the LVT
+ * timer is in TSC-deadline mode; a write of 0 disarms. */
+uint64_t vlapic_tsc_deadline_read(struct vlapic *vl);
+void vlapic_tsc_deadline_write(struct vlapic *vl, uint64_t val);
+
+/* What a LINT pin event asks the vCPU to do (SDM 10.5.1). */
+enum vlapic_lint_action {
+	VLAPIC_LINT_NONE = 0,  /* masked, or nothing to do */
+	VLAPIC_LINT_NMI = 1,   /* inject an NMI */
+	VLAPIC_LINT_EXTINT = 2, /* take the vector from the 8259 (INTA cycle) */
+	VLAPIC_LINT_IRR = 3     /* fixed mode: an IRR bit was set, wake the vCPU */
+};
+/* LINT0/LINT1 (pin 0/1) changed level. Fixed mode sets IRR on the asserting
+ * edge; NMI mode asks for an NMI on the asserting edge; ExtINT is level: the
+ * caller asks vlapic_accepts_extint() whenever it may inject. */
+enum vlapic_lint_action vlapic_lint(struct vlapic *vl, unsigned pin, bool level);
+/* True when an 8259 interrupt on INTR would be taken: LINT0 unmasked in ExtINT
+ * mode, or the APIC globally disabled (the pin then goes straight to the CPU). */
+bool vlapic_accepts_extint(struct vlapic *vl);
 
 /* TPR <-> CR8 (CR8 = TPR[7:4], SDM 10.8.6.1). */
 uint8_t vlapic_get_cr8(struct vlapic *vl);

@@ -169,6 +169,11 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		goto fail;
 	}
 	vm->phys_bits = cpuid_phys_bits(vm->cpuid->entries, vm->cpuid->nent);
+	if (!(vm->timers = vm_timers_create())) {
+		snprintf(err, errlen, "cannot start the timer thread");
+		r = -ENOMEM;
+		goto fail;
+	}
 	if ((r = kvm_vm_create(vm->kvm_fd)) < 0) {
 		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(-r));
 		goto fail;
@@ -221,6 +226,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	vm_timers_destroy(vm->timers); /* first: no timer callback may run on a freed vCPU */
 	for (uint32_t i = 0; vm->vcpus && i < vm->ncpus; i++)
 		vcpu_free(vm, vm->vcpus[i]);
 	if (vm->ram)
@@ -316,7 +322,13 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 	free(c);
 	if (r < 0)
 		goto fail;
-	v->lapic_ops = (struct vlapic_ops){.ctx = v, .icr_write = vcpu_icr_write};
+	if ((r = kvm_tsc_setup(v->fd, &v->tsc_offset, &vm->tsc_khz)) < 0)
+		goto fail;
+	vm_timer_init(&v->lapic_timer, vcpu_lapic_timer_fired, v);
+	v->lapic_ops = (struct vlapic_ops){.ctx = v, .icr_write = vcpu_icr_write,
+					   .timer_arm = vcpu_timer_arm, .timer_disarm = vcpu_timer_disarm,
+					   .now_ns = vcpu_now_ns, .guest_tsc = vcpu_guest_tsc,
+					   .tsc_khz = vm->tsc_khz};
 	v->vlapic = vlapic_create(id, id == 0, vm->x2apic, vm->phys_bits, &vm->addrs[id], &v->lapic_ops);
 	if (!v->vlapic) {
 		r = -ENOMEM;
@@ -365,6 +377,21 @@ int vm_set_capability(struct vcpu *vcpu, enum vm_cap cap, bool on)
 	default:
 		return -EINVAL;
 	}
+}
+
+int vm_timer_arm(struct vm *vm, struct vm_timer *t, uint64_t deadline_ns)
+{
+	return vm_timers_arm(vm->timers, t, deadline_ns);
+}
+
+void vm_timer_disarm(struct vm *vm, struct vm_timer *t)
+{
+	vm_timers_disarm(vm->timers, t);
+}
+
+bool vm_timer_armed(struct vm *vm, struct vm_timer *t)
+{
+	return vm_timers_armed(vm->timers, t);
 }
 
 void vcpu_notify(struct vcpu *v)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "vmm/apic_dest.h"
+#include "vmm/timer.h"
 #include "vmm/vlapic.h"
 #include "vmm/vmm.h"
 
@@ -78,6 +79,8 @@ struct vcpu {
 	bool io_pending;          /* (o) KVM still has to complete an I/O, MMIO or MSR exit */
 	bool exit_pending;        /* (o) pending_exit must be returned before re-entry */
 	struct vm_exit pending_exit; /* (o) */
+	struct vm_timer lapic_timer; /* (c) the vLAPIC timer's host timer */
+	int64_t tsc_offset;       /* (c) guest TSC - host TSC */
 	cpuset_t spinup_pending;  /* (o) legacy protocol: APs still to report as SPINUP_AP */
 	uint64_t spinup_rip;      /* (o) */
 };
@@ -93,6 +96,8 @@ struct vm {
 	uint8_t *ram;             /* (c) host mapping */
 	uint64_t ram_map_size;    /* (c) */
 	vm_trace_fn *trace;       /* (c) */
+	struct vm_timers *timers; /* (c) host timer service */
+	uint32_t tsc_khz;         /* (c) guest TSC frequency */
 	void *trace_ctx;          /* (c) */
 
 	pthread_mutex_t lock;     /* guards (L) */
@@ -131,6 +136,13 @@ void vm_trace(struct vm *vm, const struct vm_trace_event *ev);
 /* vm->lock held: true when every started vCPU is halted with nothing that can
  * wake it (the caller then suspends with VM_SUSPEND_HALT, without locks). */
 bool vm_all_halted(struct vm *vm);
+
+/* vcpu.c: vlapic_ops callbacks */
+void vcpu_lapic_timer_fired(void *arg);
+void vcpu_timer_arm(void *ctx, uint64_t deadline_ns);
+void vcpu_timer_disarm(void *ctx);
+uint64_t vcpu_now_ns(void *ctx);
+uint64_t vcpu_guest_tsc(void *ctx);
 
 /* ipi.c */
 void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_hi);

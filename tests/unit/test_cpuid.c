@@ -144,9 +144,9 @@ static void test_build(void)
 			memcpy(e, tmpl, sizeof(e));
 			struct cpuid_params p = {.apic_id = v->id, .ncpus = v->ncpus, .x2apic = v->x2apic};
 			int n = cpuid_build(e, n0, CAP, &p);
-			/* -2 (KVM 0xb) +3 (0xb) -2 (KVM PV leaves) +1 (hyve) */
-			if (!CHECK(n == (int)n0, "%s: entry count %d (-2 KVM 0xb +3, -2 PV leaves +1)", what,
-				   n))
+			/* -2 (KVM 0xb) +3 (0xb) -2 (KVM PV leaves) +1 (hyve) +2 (KVM's, moved) */
+			if (!CHECK(n == (int)n0 + 2, "%s: entry count %d (-2 KVM 0xb +3, -2 PV leaves +1 +2)",
+				   what, n))
 				continue;
 			unsigned un = (unsigned)n;
 
@@ -164,8 +164,9 @@ static void test_build(void)
 				CHECK(l1->edx & L1_EDX_APIC, "%s: APIC present", what);
 				CHECK_EQ(!!(l1->ecx & L1_ECX_X2APIC), v->x2apic,
 					 "%s: x2APIC bit follows the params", what);
-				CHECK(!(l1->ecx & (L1_ECX_TSC_DEADLINE | L1_ECX_MONITOR)),
-				      "%s: TSC-deadline, MONITOR cleared", what);
+				CHECK(!(l1->ecx & L1_ECX_MONITOR), "%s: MONITOR cleared", what);
+				CHECK(l1->ecx & L1_ECX_TSC_DEADLINE, "%s: TSC-deadline offered (vLAPIC timer)",
+				      what);
 				CHECK(l1->ecx & L1_ECX_HYPERVISOR, "%s: hypervisor bit", what);
 				CHECK((l1->ecx & (L1_ECX_SSE3 | L1_ECX_SSSE3)) ==
 						      (L1_ECX_SSE3 | L1_ECX_SSSE3) &&
@@ -205,6 +206,19 @@ static void test_build(void)
 			      what);
 			CHECK(cpuid_find(e, un, 0x40000001, 0) == NULL, "%s: 0x40000001 (KVM features) gone",
 			      what);
+			struct kvm_cpuid_entry2 *kb = cpuid_find(e, un, 0x40000100, 0);
+			struct kvm_cpuid_entry2 *kf = cpuid_find(e, un, 0x40000101, 0);
+			char ksig[13] = {0};
+			if (kb) {
+				memcpy(ksig, &kb->ebx, 4);
+				memcpy(ksig + 4, &kb->ecx, 4);
+				memcpy(ksig + 8, &kb->edx, 4);
+			}
+			CHECK(kb && kb->eax == 0x40000101 && !memcmp(ksig, "KVMKVMKVM\0\0\0", 12),
+			      "%s: KVM's signature moved to 0x40000100", what);
+			CHECK(kf && kf->eax == 0x0100022b,
+			      "%s: 0x40000101 keeps only kvmclock, NOP_IO_DELAY, steal time, PV TLB flush, "
+			      "STABLE (0x%x)", what, kf ? kf->eax : 0);
 			CHECK(same_entry(cpuid_find(e, un, 0xd, 0), &tmpl[8]) &&
 				      same_entry(cpuid_find(e, un, 0xd, 1), &tmpl[9]) &&
 				      same_entry(cpuid_find(e, un, 0x80000000, 0),
@@ -223,7 +237,7 @@ static void test_leaf0_and_1f(void)
 	/* max 0x1f: leaf 0x1f rebuilt like 0xb. */
 	unsigned n0 = make_table(e, 0x1f, true, true);
 	int n = cpuid_build(e, n0, CAP, &p);
-	CHECK_EQ(n, (int)n0, "1f: entry count (-3 KVM 0x1f +3, -2 0xb +3, -2 PV +1)");
+	CHECK_EQ(n, (int)n0 + 2, "1f: entry count (-3 KVM 0x1f +3, -2 0xb +3, -2 PV +1 +2 moved)");
 	if (n > 0) {
 		CHECK_EQ(cpuid_find(e, (unsigned)n, 0, 0)->eax, 0x1f, "1f: leaf 0 max kept");
 		check_topology(e, (unsigned)n, 0xb, 5, 6, "1f id 5");
@@ -235,7 +249,7 @@ static void test_leaf0_and_1f(void)
 	p.apic_id = 300;
 	p.ncpus = 512;
 	n = cpuid_build(e, n0, CAP, &p);
-	CHECK_EQ(n, (int)n0 + 3, "1f added: entry count (+1 0xb, +3 0x1f, -1 PV)");
+	CHECK_EQ(n, (int)n0 + 5, "1f added: entry count (+1 0xb, +3 0x1f, -1 PV, +2 KVM moved)");
 	if (n > 0)
 		check_topology(e, (unsigned)n, 0x1f, 300, 512, "1f added id 300");
 

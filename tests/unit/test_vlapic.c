@@ -14,7 +14,8 @@
 #define BASE_BSP 0xfee00900ULL /* EN | BSP */
 #define BASE_X2 (BASE_AP | APIC_BASE_EXTD)
 #define BASE_OFF 0xfee00000ULL /* globally disabled */
-#define VER_WANT 0x00060014u /* 7 LVT entries (max LVT 6), version 0x14 */
+#define VER_WANT 0x01060014u /* EOI-broadcast suppression, 7 LVT entries (max LVT 6), version 0x14 */
+#define LINT0_VIRTUAL_WIRE 0x700u /* BSP LINT0 at reset: ExtINT, unmasked (as KVM) */
 #define ICR_LO_RW 0x000ccfffu /* vector, DM, dest mode, level, trigger, shorthand: no bit 12 */
 #define ICR_SH_SELF (1u << 18)
 
@@ -115,11 +116,27 @@ static bool lvts_all(struct vlapic *vl, uint32_t want)
 	return true;
 }
 
+/* Every LVT masked, except the BSP's reset-time virtual-wire LINT0. */
 static bool lvts_masked(struct vlapic *vl)
 {
-	for (unsigned i = 0; i < ARRAY_SIZE(lvt_offs); i++)
-		if (!(vlapic_peek(vl, lvt_offs[i]) & APIC_LVT_MASKED))
+	for (unsigned i = 0; i < ARRAY_SIZE(lvt_offs); i++) {
+		uint32_t v = vlapic_peek(vl, lvt_offs[i]);
+		if (lvt_offs[i] == APIC_OFF_LVT_LINT0 && v == LINT0_VIRTUAL_WIRE && vlapic_id(vl) == 0)
+			continue;
+		if (!(v & APIC_LVT_MASKED))
 			return false;
+	}
+	return true;
+}
+
+/* Power-on/INIT LVTs: all masked; the BSP's LINT0 is the virtual wire. */
+static bool lvts_reset(struct vlapic *vl, bool bsp)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(lvt_offs); i++) {
+		uint32_t want = bsp && lvt_offs[i] == APIC_OFF_LVT_LINT0 ? LINT0_VIRTUAL_WIRE : APIC_LVT_MASKED;
+		if (vlapic_peek(vl, lvt_offs[i]) != want)
+			return false;
+	}
 	return true;
 }
 
@@ -135,7 +152,7 @@ static void check_poweron_regs(struct fx *f, uint32_t id, const char *who)
 {
 	struct vlapic *vl = f->vl;
 	CHECK_EQ(rd(vl, APIC_OFF_ID), id << 24, "%s: ID register holds the id in bits 31:24", who);
-	CHECK_EQ(rd(vl, APIC_OFF_VER), VER_WANT, "%s: version 0x00060014", who);
+	CHECK_EQ(rd(vl, APIC_OFF_VER), VER_WANT, "%s: version 0x01060014", who);
 	CHECK_EQ(rd(vl, APIC_OFF_TPR), 0, "%s: TPR 0", who);
 	CHECK_EQ(rd(vl, APIC_OFF_APR), 0, "%s: APR 0", who);
 	CHECK_EQ(rd(vl, APIC_OFF_PPR), 0, "%s: PPR 0", who);
@@ -147,7 +164,8 @@ static void check_poweron_regs(struct fx *f, uint32_t id, const char *who)
 	CHECK_EQ(rd(vl, APIC_OFF_ESR), 0, "%s: ESR 0", who);
 	CHECK_EQ(rd(vl, APIC_OFF_ICR_LO), 0, "%s: ICR low 0", who);
 	CHECK_EQ(rd(vl, APIC_OFF_ICR_HI), 0, "%s: ICR high 0", who);
-	CHECK(lvts_all(vl, APIC_LVT_MASKED), "%s: all 7 LVT entries read 0x10000 (masked)", who);
+	CHECK(lvts_reset(vl, vlapic_get_apicbase(vl) & APIC_BASE_BSP),
+	      "%s: LVT entries read 0x10000 (masked); the BSP's LINT0 reads 0x700 (ExtINT)", who);
 	CHECK(rd(vl, APIC_OFF_TIMER_ICR) == 0 && rd(vl, APIC_OFF_TIMER_CCR) == 0 &&
 		      rd(vl, APIC_OFF_TIMER_DCR) == 0,
 	      "%s: timer initial/current count and divide configuration 0", who);
@@ -195,7 +213,7 @@ static const struct rwcase rw_cases[] = {
 	{APIC_OFF_LDR, 0xffffffffu, 0xff000000u, "LDR keeps bits 31:24"},
 	{APIC_OFF_DFR, 0x00000000u, 0x0fffffffu, "DFR: model bits writable, 27:0 read as ones"},
 	{APIC_OFF_DFR, 0xffffffffu, 0xffffffffu, "DFR back to flat"},
-	{APIC_OFF_SVR, 0xffffffffu, 0x3ffu, "SVR keeps vector, enable, focus (no EOI suppression)"},
+	{APIC_OFF_SVR, 0xffffffffu, 0x13ffu, "SVR keeps vector, enable, focus, EOI-broadcast suppression"},
 	{APIC_OFF_LVT_CMCI, 0xffffffffu, 0x107ffu, "LVT CMCI: vector, DM, mask"},
 	{APIC_OFF_LVT_TIMER, 0xffffffffu, 0x700ffu, "LVT timer: vector, mask, timer mode"},
 	{APIC_OFF_LVT_THERMAL, 0xffffffffu, 0x107ffu, "LVT thermal: vector, DM, mask"},
@@ -298,7 +316,11 @@ static void test_mmio_registers(void)
 	CHECK_EQ(rd(vl, APIC_OFF_ID), 5u << 24, "mmio: ID is read-only");
 	CHECK_EQ(rd(vl, APIC_OFF_VER), VER_WANT, "mmio: version is read-only");
 	CHECK_EQ(rd(vl, APIC_OFF_PPR), 0, "mmio: PPR is read-only");
-	CHECK_EQ(rd(vl, APIC_OFF_TIMER_CCR), 0, "mmio: timer current count is read-only");
+	{
+		uint32_t ccr0 = rd(vl, APIC_OFF_TIMER_CCR); /* the test clock stands still */
+		wr(vl, APIC_OFF_TIMER_CCR, 0x1234);
+		CHECK_EQ(rd(vl, APIC_OFF_TIMER_CCR), ccr0, "mmio: timer current count is read-only");
+	}
 	fx_free(f);
 }
 
@@ -684,7 +706,7 @@ static void test_x2apic_msrs(void)
 	} rw[] = {
 		{0x808, 0x45, 0x145, "TPR"},
 		{0x808, 0x45, 1ULL << 32, "TPR high half"},
-		{0x80f, 0x3ff, 0x11ff, "SVR (EOI suppression not offered)"},
+		{0x80f, 0x13ff, 0x21ff, "SVR (bit 13 reserved)"},
 		{0x832, 0x200ef, 0x800ef, "LVT timer"},
 		{0x835, 0xa7ff, 0x20000, "LVT LINT0 bit 17"},
 		{0x837, 0x100ef, 0x100ef | 0x700, "LVT error delivery mode"},
