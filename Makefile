@@ -40,6 +40,7 @@ include loaders/module.mk
 include frontend/module.mk
 include guests/module.mk
 include tests/module.mk
+include bench/module.mk
 
 LIB_SRCS := $(VMM_SRCS) $(DEV_SRCS) $(LOADER_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -50,7 +51,7 @@ GUEST_LIB_OBJS := $(patsubst %,$(BUILD)/guests/%.o,$(basename $(GUEST_LIB_SRCS))
 GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all run check check-unit check-guest guests unit clean deps bench
+.PHONY: all run check check-unit check-guest guests unit clean deps
 all: $(BUILD)/hyve guests unit
 
 guests: $(GUEST_ELFS)

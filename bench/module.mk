@@ -1,0 +1,1 @@
+# bench/module.mk: benchmark guests and the runner (make bench).
