@@ -17,6 +17,10 @@
 
 #include "devices/bus.h"
 #include "devices/fwcfg.h"
+#include "devices/i8254.h"
+#include "devices/i8259.h"
+#include "devices/pmtimer.h"
+#include "devices/rtc.h"
 #include "devices/sysctl.h"
 #include "devices/uart8250.h"
 #include "frontend/console.h"
@@ -44,6 +48,12 @@ struct machine {
 	struct i8042 kbd;              /* (c) */
 	struct port80 post;            /* (c) */
 	struct pmcnt pm;               /* (c) */
+	struct i8259 pic;              /* (c) */
+	struct i8254 pit;              /* (c) */
+	struct rtc rtc;                /* (c) */
+	struct pmtimer pmtmr;          /* (c) */
+	struct vm_timer pit_timer;     /* (c) drives i8254_timer_fired */
+	struct vm_timer rtc_timer;     /* (c) drives rtc_timer_fired */
 	struct console con;            /* (c) */
 	struct tracer tracer;          /* (c) */
 	int done_fd;                   /* (c) eventfd: a vCPU thread saw the VM end */
@@ -114,6 +124,183 @@ static int pio_pmcnt(void *o, uint64_t off, unsigned size, bool wr, uint64_t *va
 		pmcnt_write(o, (unsigned)off, size, (uint16_t)*val);
 	else
 		*val = pmcnt_read(o, (unsigned)off, size);
+	return 0;
+}
+
+/* --- interrupt wiring: ISA IRQ n goes to 8259 input n and to I/O APIC pin n,
+ * except IRQ0 (the PIT) which reaches pin 2, as on QEMU's pc machine and as
+ * the MADT's interrupt source override will say. --- */
+#define TESTDEV_IRQ_PORT 0x2000 /* QEMU pc-testdev: a byte written to 0x2000 + n sets line n */
+#define TESTDEV_NLINES 24
+
+static void isa_irq(struct machine *m, unsigned irq, bool level)
+{
+	if (irq < 16)
+		i8259_set_irq(&m->pic, irq, level);
+	vm_ioapic_set_irq(m->vm, irq == 0 ? 2 : irq, level);
+}
+
+static void uart_irq(void *ctx, bool level)
+{
+	isa_irq(ctx, 4, level); /* COM1 is ISA IRQ 4 */
+}
+
+static void uart_tx(void *ctx, uint8_t byte)
+{
+	struct machine *m = ctx;
+	console_tx(&m->con, byte);
+}
+
+static void uart_rx_drained(void *ctx)
+{
+	struct machine *m = ctx;
+	console_rx_drained(&m->con);
+}
+
+static void pic_intr(void *ctx, bool level)
+{
+	struct machine *m = ctx;
+	vm_pic_intr(m->vm, level);
+}
+
+static uint8_t pic_intack(void *ctx)
+{
+	struct machine *m = ctx;
+	return i8259_intack(&m->pic);
+}
+
+static uint64_t dev_now_ns(void *ctx)
+{
+	(void)ctx;
+	return vm_now_ns();
+}
+
+static int64_t dev_wall_s(void *ctx)
+{
+	(void)ctx;
+	return (int64_t)time(NULL);
+}
+
+static void pit_irq0(void *ctx, bool level)
+{
+	isa_irq(ctx, 0, level);
+}
+
+static void pit_arm(void *ctx, uint64_t deadline_ns)
+{
+	struct machine *m = ctx;
+	vm_timer_arm(m->vm, &m->pit_timer, deadline_ns);
+}
+
+static void pit_disarm(void *ctx)
+{
+	struct machine *m = ctx;
+	vm_timer_disarm(m->vm, &m->pit_timer);
+}
+
+static void pit_fired(void *ctx)
+{
+	struct machine *m = ctx;
+	i8254_timer_fired(&m->pit);
+}
+
+static void rtc_irq(void *ctx, bool level)
+{
+	isa_irq(ctx, 8, level);
+}
+
+static void rtc_arm(void *ctx, uint64_t deadline_ns)
+{
+	struct machine *m = ctx;
+	vm_timer_arm(m->vm, &m->rtc_timer, deadline_ns);
+}
+
+static void rtc_disarm(void *ctx)
+{
+	struct machine *m = ctx;
+	vm_timer_disarm(m->vm, &m->rtc_timer);
+}
+
+static void rtc_fired(void *ctx)
+{
+	struct machine *m = ctx;
+	rtc_timer_fired(&m->rtc);
+}
+
+static int pio_pic(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val, unsigned base_reg)
+{
+	struct machine *m = o;
+	(void)size;
+	if (wr)
+		i8259_write(&m->pic, base_reg + (unsigned)off, (uint8_t)*val);
+	else
+		*val = i8259_read(&m->pic, base_reg + (unsigned)off);
+	return 0;
+}
+
+static int pio_pic_master(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	return pio_pic(o, off, size, wr, val, I8259_REG_MASTER_CMD);
+}
+
+static int pio_pic_slave(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	return pio_pic(o, off, size, wr, val, I8259_REG_SLAVE_CMD);
+}
+
+static int pio_elcr(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	return pio_pic(o, off, size, wr, val, I8259_REG_ELCR_MASTER);
+}
+
+static int pio_pit(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	(void)size;
+	if (wr)
+		i8254_write(o, (unsigned)off, (uint8_t)*val);
+	else
+		*val = i8254_read(o, (unsigned)off);
+	return 0;
+}
+
+static int pio_port61(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	(void)off;
+	(void)size;
+	if (wr)
+		i8254_port61_write(o, (uint8_t)*val);
+	else
+		*val = i8254_port61_read(o);
+	return 0;
+}
+
+static int pio_rtc(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	(void)size;
+	if (wr)
+		rtc_write(o, (unsigned)off, (uint8_t)*val);
+	else
+		*val = rtc_read(o, (unsigned)off);
+	return 0;
+}
+
+static int pio_pmtimer(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	if (!wr)
+		*val = pmtimer_read(o, (unsigned)off, size);
+	return 0;
+}
+
+/* QEMU's pc-testdev interrupt lines: byte n of the range sets line n. */
+static int pio_testdev_irq(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	struct machine *m = o;
+	if (!wr) {
+		*val = 0;
+		return 0;
+	}
+	for (unsigned i = 0; i < size && off + i < TESTDEV_NLINES; i++)
+		isa_irq(m, (unsigned)off + i, (*val >> (8 * i)) & 0xff);
 	return 0;
 }
 
@@ -202,7 +389,14 @@ static int pio_port80(void *o, uint64_t off, unsigned size, bool wr, uint64_t *v
 	return 0;
 }
 
-static const struct uart8250_ops uart_ops = {.tx = console_tx, .rx_drained = console_rx_drained};
+static const struct uart8250_ops uart_ops = {.tx = uart_tx, .irq = uart_irq, .rx_drained = uart_rx_drained};
+static const struct i8259_ops pic_ops = {.intr = pic_intr};
+static const struct vm_pic_ops vm_pic_ops = {.intack = pic_intack};
+static const struct i8254_ops pit_ops = {.now_ns = dev_now_ns, .irq0 = pit_irq0, .arm = pit_arm,
+					 .disarm = pit_disarm};
+static const struct rtc_ops rtc_ops = {.now_ns = dev_now_ns, .wall_s = dev_wall_s, .irq = rtc_irq,
+				       .arm = rtc_arm, .disarm = rtc_disarm};
+static const struct pmtimer_ops pmtimer_ops = {.now_ns = dev_now_ns};
 static const struct debugexit_ops dbg_ops = {.on_exit = on_debug_exit};
 static const struct sysreset_ops reset_ops = {.on_reset = on_reset};
 static const struct pmcnt_ops pm_ops = {.on_poweroff = on_poweroff};
@@ -225,6 +419,14 @@ static const struct device_slot pio_devices[] = {
 	{"i8042-cmd", I8042_CMD_PORT, 1, pio_i8042_cmd, offsetof(struct machine, kbd)},
 	{"post", PORT80_PORT, PORT80_LEN, pio_port80, offsetof(struct machine, post)},
 	{"acpi-pm1a-cnt", PMCNT_PORT, PMCNT_LEN, pio_pmcnt, offsetof(struct machine, pm)},
+	{"i8259-master", I8259_PORT_MASTER, 2, pio_pic_master, 0},
+	{"i8259-slave", I8259_PORT_SLAVE, 2, pio_pic_slave, 0},
+	{"i8259-elcr", I8259_PORT_ELCR, 2, pio_elcr, 0},
+	{"i8254", I8254_PORT_BASE, I8254_NREGS, pio_pit, offsetof(struct machine, pit)},
+	{"port61", I8254_PORT61, 1, pio_port61, offsetof(struct machine, pit)},
+	{"rtc", RTC_PORT_INDEX, RTC_NPORTS, pio_rtc, offsetof(struct machine, rtc)},
+	{"acpi-pm-timer", PMTIMER_PORT, PMTIMER_LEN, pio_pmtimer, offsetof(struct machine, pmtmr)},
+	{"testdev-irq", TESTDEV_IRQ_PORT, TESTDEV_NLINES, pio_testdev_irq, 0},
 };
 
 static int register_devices(struct machine *m)
@@ -708,14 +910,19 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&m->threads_lock, NULL);
 	m->done_fd = eventfd(0, EFD_CLOEXEC);
 	if (!m->threads || !m->has_thread || m->done_fd < 0 || bus_init(&m->bus) < 0 ||
-	    uart_init(&m->uart, &uart_ops, &m->con) < 0 || fwcfg_init(&m->fw) < 0 ||
+	    uart_init(&m->uart, &uart_ops, m) < 0 || fwcfg_init(&m->fw) < 0 ||
 	    rstctl_init(&m->rcr, &reset_ops, m) < 0 || port92_init(&m->p92, &reset_ops, m) < 0 ||
 	    i8042_init(&m->kbd, &reset_ops, m) < 0 || port80_init(&m->post, NULL, NULL) < 0 ||
-	    pmcnt_init(&m->pm, &pm_ops, m) < 0) {
+	    pmcnt_init(&m->pm, &pm_ops, m) < 0 || i8259_init(&m->pic, &pic_ops, m) < 0 ||
+	    i8254_init(&m->pit, &pit_ops, m) < 0 || rtc_init(&m->rtc, &rtc_ops, m) < 0 ||
+	    pmtimer_init(&m->pmtmr, &pmtimer_ops, m) < 0) {
 		say("cannot set the machine up: out of memory");
 		return HYVE_EXIT_HOST;
 	}
 	debugexit_init(&m->dbg, &dbg_ops, m);
+	vm_timer_init(&m->pit_timer, pit_fired, m);
+	vm_timer_init(&m->rtc_timer, rtc_fired, m);
+	vm_set_pic(m->vm, &vm_pic_ops, m);
 	if (opt.trace & TRACE_IO)
 		bus_set_trace(&m->bus, tracer_io_event, &m->tracer);
 	if (register_devices(m) < 0 || setup_fwcfg(m) < 0)

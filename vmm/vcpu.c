@@ -198,7 +198,8 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 			return *err ? WAIT_ERROR : WAIT_AGAIN;
 		}
 		if (st == VCPU_HALTED &&
-		    (v->nmi_pending || (v->if_flag && vlapic_pending_intr(v->vlapic) >= 0))) {
+		    (v->nmi_pending ||
+		     (v->if_flag && (vlapic_pending_intr(v->vlapic) >= 0 || vcpu_extint_pending(v))))) {
 			if (!v->if_flag)
 				vm->nhalted_noif--;
 			vcpu_set_state(vm, v->id, VCPU_RUNNING);
@@ -225,8 +226,25 @@ static int inject(struct vcpu *v)
 	pthread_mutex_unlock(&v->mtx);
 	if (nmi && (r = kvm_inject_nmi(v->fd)) < 0)
 		return r;
-	int vec = vlapic_pending_intr(v->vlapic);
 	run->request_interrupt_window = 0;
+	if (vcpu_extint_pending(v)) {
+		/* ExtINT bypasses the APIC's priority logic (SDM 10.5.1): the 8259
+		 * gives the vector on the INTA cycle, taken only when we can inject. */
+		if (!run->ready_for_interrupt_injection) {
+			run->request_interrupt_window = 1;
+			run->cr8 = vlapic_get_cr8(v->vlapic);
+			return 0;
+		}
+		uint8_t ev = v->vm->pic_ops->intack(v->vm->pic_ctx);
+		if ((r = kvm_inject_irq(v->fd, ev)) < 0)
+			return r;
+		run->ready_for_interrupt_injection = 0;
+		if (vcpu_extint_pending(v) || vlapic_pending_intr(v->vlapic) >= 0)
+			run->request_interrupt_window = 1;
+		run->cr8 = vlapic_get_cr8(v->vlapic);
+		return 0;
+	}
+	int vec = vlapic_pending_intr(v->vlapic);
 	if (vec >= 0) {
 		if (run->ready_for_interrupt_injection) {
 			if ((r = kvm_inject_irq(v->fd, (uint8_t)vec)) < 0)
@@ -380,7 +398,9 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 			return 0;
 		case KVM_EXIT_MMIO:
 			v->io_pending = true;
-			if (handle_apic_mmio(v))
+			if (handle_apic_mmio(v) ||
+			    vm_ioapic_mmio(vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write,
+					   run->mmio.data))
 				continue;
 			ex->exitcode = VM_EXITCODE_MMIO;
 			ex->u.mmio.gpa = run->mmio.phys_addr;

@@ -169,6 +169,11 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		goto fail;
 	}
 	vm->phys_bits = cpuid_phys_bits(vm->cpuid->entries, vm->cpuid->nent);
+	if ((r = vm_irq_init(vm)) < 0) {
+		snprintf(err, errlen, "cannot create the I/O APIC");
+		goto fail;
+	}
+	vm->irq_ready = true;
 	if (!(vm->timers = vm_timers_create())) {
 		snprintf(err, errlen, "cannot start the timer thread");
 		r = -ENOMEM;
@@ -229,6 +234,8 @@ void vm_destroy(struct vm *vm)
 	vm_timers_destroy(vm->timers); /* first: no timer callback may run on a freed vCPU */
 	for (uint32_t i = 0; vm->vcpus && i < vm->ncpus; i++)
 		vcpu_free(vm, vm->vcpus[i]);
+	if (vm->irq_ready)
+		vm_irq_fini(vm);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_map_size);
 	if (vm->vm_fd >= 0)
@@ -325,7 +332,7 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 	if ((r = kvm_tsc_setup(v->fd, &v->tsc_offset, &vm->tsc_khz)) < 0)
 		goto fail;
 	vm_timer_init(&v->lapic_timer, vcpu_lapic_timer_fired, v);
-	v->lapic_ops = (struct vlapic_ops){.ctx = v, .icr_write = vcpu_icr_write,
+	v->lapic_ops = (struct vlapic_ops){.ctx = v, .icr_write = vcpu_icr_write, .eoi = vcpu_eoi,
 					   .timer_arm = vcpu_timer_arm, .timer_disarm = vcpu_timer_disarm,
 					   .now_ns = vcpu_now_ns, .guest_tsc = vcpu_guest_tsc,
 					   .tsc_khz = vm->tsc_khz};

@@ -18,6 +18,7 @@
 
 #include "vmm/apic_dest.h"
 #include "vmm/timer.h"
+#include "vmm/vioapic.h"
 #include "vmm/vlapic.h"
 #include "vmm/vmm.h"
 
@@ -124,6 +125,13 @@ struct vm {
 	void *rv_arg;             /* (R) */
 	cpuset_t rv_req, rv_done; /* (R) */
 
+	/* Platform interrupt wiring (irq.c). */
+	struct vioapic ioapic;    /* (c) locks itself */
+	const struct vm_pic_ops *pic_ops; /* (c) set before vCPUs run; NULL: no PIC */
+	void *pic_ctx;            /* (c) */
+	bool pic_level;           /* (a) the PIC's INTR output */
+	bool irq_ready;           /* (c) ioapic initialised */
+
 	/* Statistics. */
 	uint64_t st_ipis, st_startup_dropped, st_init_ignored, st_ipi_ignored; /* (a) */
 };
@@ -136,6 +144,15 @@ void vm_trace(struct vm *vm, const struct vm_trace_event *ev);
 /* vm->lock held: true when every started vCPU is halted with nothing that can
  * wake it (the caller then suspends with VM_SUSPEND_HALT, without locks). */
 bool vm_all_halted(struct vm *vm);
+
+/* irq.c */
+int vm_irq_init(struct vm *vm);
+void vm_irq_fini(struct vm *vm);
+/* True for an access the core owns in the I/O APIC window (handled here). */
+bool vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned len, bool is_write, uint8_t *data);
+void vcpu_eoi(void *ctx, uint8_t vector);
+/* An 8259 interrupt may be injected into v now (ExtINT, SDM 10.5.1). */
+bool vcpu_extint_pending(struct vcpu *v);
 
 /* vcpu.c: vlapic_ops callbacks */
 void vcpu_lapic_timer_fired(void *arg);

@@ -18,6 +18,7 @@
 
 #include "vmm/cpuset.h"
 #include "vmm/gmem.h"
+#include "vmm/timer.h"
 #include "vmm/vmm_exit.h"
 
 struct vm;
@@ -102,6 +103,22 @@ int vm_run(struct vcpu *vcpu, struct vm_exit *exit);
  * first call wins the reason). Any thread. */
 void vm_suspend(struct vm *vm, enum vm_suspend_how how);
 enum vm_suspend_how vm_suspended(struct vm *vm);
+
+/* --- interrupts from devices (the platform's wiring, SDM 10.1) --- */
+/* Drives input pin 0..23 of hyve's I/O APIC (at 0xfec00000) to level. */
+int vm_ioapic_set_irq(struct vm *vm, unsigned pin, bool level);
+/* An asserting edge followed by a return to rest on pin. */
+int vm_ioapic_pulse_irq(struct vm *vm, unsigned pin);
+
+/* The 8259 PIC pair's INTR output, wired to every local APIC's LINT0 (only
+ * LINT0s in ExtINT mode take it; the BSP's is after reset). The frontend owns
+ * the PIC; libvmm asks it for the vector on the INTA cycle. */
+struct vm_pic_ops {
+	uint8_t (*intack)(void *ctx); /* INTA: the vector to inject (spurious if none) */
+};
+void vm_set_pic(struct vm *vm, const struct vm_pic_ops *ops, void *ctx);
+/* The PIC's INTR output changed level. Any thread; no libvmm lock held. */
+void vm_pic_intr(struct vm *vm, bool level);
 
 /* Registers of a vCPU, formatted for a crash report (triple fault). Owner thread. */
 int vm_vcpu_dump(struct vcpu *vcpu, char *buf, size_t len);
