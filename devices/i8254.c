@@ -409,7 +409,9 @@ void i8254_port61_write(struct i8254 *pit, uint8_t value)
 void i8254_timer_fired(struct i8254 *pit)
 {
 	pthread_mutex_lock(&pit->lock);
-	pit->deadline = I8254_NO_DEADLINE; /* consumed: settle arms again if needed */
+	/* The timer is consumed; 0 is never a real deadline (edges lie after a
+	 * load), so settle() is sure to call arm or disarm. */
+	pit->deadline = 0;
 	settle(pit, now(pit));
 	pthread_mutex_unlock(&pit->lock);
 }

@@ -37,8 +37,9 @@
  * any earlier deadline) and ops->disarm(ctx) when none is due (e.g.
  * channel 0 stopped, mode 0 expired). The owner calls i8254_timer_fired()
  * once now_ns() >= deadline; calling it late, early or twice is harmless
- * (the model re-evaluates and re-arms). After i8254_timer_fired the model
- * treats its timer as consumed and arms again if needed. Channel 2's OUT
+ * (the model re-evaluates). Each i8254_timer_fired call ends with exactly
+ * one arm (the next deadline, possibly the same) or disarm call, so the
+ * owner may treat its timer as one-shot. Channel 2's OUT
  * (port 0x61 bit 5) is computed when read and needs no wake-up.
  *
  * Deviations, all invisible to Linux:
@@ -150,7 +151,7 @@ struct i8254 {
 };
 
 /* Initialises pit in its reset state. ops is not copied and must outlive
- * pit; ops->now_ns is required. Calls no callback except now_ns.
+ * pit; ops->now_ns is required. Calls no callback.
  * 0, -EINVAL (no ops or no now_ns), or -errno (mutex creation). */
 int i8254_init(struct i8254 *pit, const struct i8254_ops *ops, void *ctx);
 

@@ -8,6 +8,9 @@
 #define SLAVE 1
 #define NO_IRQ 8u /* "no level" result of the priority resolver */
 
+/* i8259_chip.icw_expect: which initialization word the data port takes next. */
+enum { ICW_DONE = 0, EXPECT_ICW2 = 2, EXPECT_ICW3 = 3, EXPECT_ICW4 = 4 };
+
 /* Vector bases a PC BIOS programs (so an unprogrammed PIC never hands out
  * exception vectors). */
 #define BIOS_MASTER_BASE 0x08
@@ -40,7 +43,7 @@ static unsigned highest(const struct i8259_chip *c, uint8_t bits)
  * Nested Mode"). A chip in the middle of its ICW sequence signals nothing. */
 static unsigned chip_pending(const struct i8259_chip *c, bool master)
 {
-	if (c->icw_expect)
+	if (c->icw_expect != ICW_DONE)
 		return NO_IRQ;
 	unsigned req = highest(c, c->irr & ~c->imr);
 	if (req == NO_IRQ)
@@ -131,23 +134,23 @@ static void icw1(struct i8259_chip *c, uint8_t val)
 	c->rotate_aeoi = false;
 	c->sfnm = false;
 	c->icw4_needed = val & I8259_ICW1_IC4;
-	c->icw_expect = 2;
+	c->icw_expect = EXPECT_ICW2;
 }
 
 static void chip_data_write(struct i8259_chip *c, uint8_t val)
 {
 	switch (c->icw_expect) {
-	case 2:
+	case EXPECT_ICW2:
 		c->vector_base = val & 0xf8;
-		c->icw_expect = 3; /* ICW3 always follows: the pair is cascaded */
+		c->icw_expect = EXPECT_ICW3; /* ICW3 always follows: the pair is cascaded */
 		break;
-	case 3:
-		c->icw_expect = c->icw4_needed ? 4 : 0;
+	case EXPECT_ICW3:
+		c->icw_expect = c->icw4_needed ? EXPECT_ICW4 : ICW_DONE;
 		break;
-	case 4:
+	case EXPECT_ICW4:
 		c->aeoi = val & I8259_ICW4_AEOI;
 		c->sfnm = val & I8259_ICW4_SFNM;
-		c->icw_expect = 0;
+		c->icw_expect = ICW_DONE;
 		break;
 	default: /* OCW1 */
 		c->imr = val;

@@ -320,7 +320,7 @@ static void update_irq(struct rtc *rtc, int64_t t)
 	if (next == INT64_MAX)
 		set_deadline(rtc, RTC_NO_DEADLINE);
 	else
-		set_deadline(rtc, next < 0 ? 0 : (uint64_t)next);
+		set_deadline(rtc, next < 1 ? 1 : (uint64_t)next); /* never 0: see rtc_timer_fired */
 }
 
 /* New status A/B values: stops or restarts the clock (see header). */
@@ -509,7 +509,9 @@ void rtc_timer_fired(struct rtc *rtc)
 {
 	pthread_mutex_lock(&rtc->lock);
 	int64_t t = now(rtc);
-	rtc->deadline = RTC_NO_DEADLINE; /* consumed: update_irq arms again if needed */
+	/* The timer is consumed; 0 is never a real deadline (events lie after
+	 * base_ns >= 0), so update_irq() is sure to call arm or disarm. */
+	rtc->deadline = 0;
 	settle(rtc, t);
 	update_irq(rtc, t);
 	pthread_mutex_unlock(&rtc->lock);

@@ -53,7 +53,8 @@
  * (absolute on the now_ns clock; replaces any earlier one) or cancels it
  * with ops->disarm(ctx); while IRQF is set nothing is armed (no wake-ups
  * until the guest reads C). The owner calls rtc_timer_fired() once
- * now_ns() >= deadline; late, early or repeated calls are harmless.
+ * now_ns() >= deadline; late, early or repeated calls are harmless, and
+ * each ends with exactly one arm or disarm call (one-shot timer semantics).
  * Periodic ticks lie on a fixed grid derived from the divider phase, so
  * they do not drift; ticks that fall due together set PF once.
  *
