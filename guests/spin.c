@@ -1,10 +1,10 @@
-/* spin.c: a runaway guest that never exits (for --timeout): it halts with
- * interrupts enabled, so it is not "halted for good", and nothing ever wakes it. */
+/* spin.c: runs forever without halting (a PAUSE loop), so that only hyve's
+ * --timeout can end it. */
 #include "rt.h"
 
 void kmain(uint32_t magic, uint32_t mbi)
 {
-	printf("spin: waiting forever with interrupts enabled\n");
+	printf("spin: spinning forever\n");
 	for (;;)
-		__asm__ volatile("sti; hlt" ::: "memory");
+		cpu_pause();
 }
