@@ -9,14 +9,18 @@
  *     partner. Which of the two INITs lands is a race: at least one must
  *     (the first ICR write happens while both run), maybe both.
  *  3. Once every pair has started sending, the BSP waits 50 ms and sends
- *     STARTUP (no INIT) to every AP with vector B: exactly the APs that were
- *     INITed by their partner restart and report in table B (the others are
- *     still running or halted and ignore it). Each pair needs >= 1 of its two
- *     in B; the odd AP must not be there.
+ *     STARTUP (no INIT) with vector B to every AP not yet in table B, in
+ *     rounds 10 ms apart until every pair has an AP in B (or a timeout):
+ *     exactly the APs that were INITed by their partner restart and report in
+ *     B (the others are still running or halted and drop it). Each pair needs
+ *     >= 1 of its two in B, each AP at most once; the odd AP must not be
+ *     there.
  *  4. INIT + STARTUP(C) to every AP: all must report in table C exactly once,
  *     so neither vCPU of a pair was lost. */
 #include "smp.h"
 
+/* Time between STARTUP rounds of step 3. */
+#define STARTUP_ROUND_US 10000
 /* Print one line per pair up to this many pairs. */
 #define PAIR_LINES 8
 
@@ -79,9 +83,24 @@ void kmain(uint32_t magic, uint32_t mbi)
 	}
 	delay_us(SMP_LATE_WINDOW_US);
 
-	smp_startup_each(&aps, SMP_VEC_B);
-	delay_us(SMP_LATE_WINDOW_US);
+	/* STARTUP rounds until every pair has an AP back: an INIT can land after
+	 * a round (its sender was descheduled between flag and ICR write), and a
+	 * STARTUP to an AP that was not INITed is simply dropped, so repeating is
+	 * harmless. */
 	struct smp_table *b = &smp_tables[1];
+	uint64_t start = rdtsc();
+	for (;;) {
+		for (uint32_t id = 1; id < n; id++)
+			if (!b->seen[id])
+				ipi_startup(id, APIC_DEST_PHYSICAL, SMP_VEC_B);
+		delay_us(STARTUP_ROUND_US);
+		uint32_t missing = 0;
+		for (uint32_t a = 1; a + 1 < n; a += 2)
+			missing += !b->seen[a] && !b->seen[a + 1];
+		if (!missing || rdtsc() - start > SMP_TIMEOUT_PROGRESS)
+			break;
+	}
+	delay_us(SMP_LATE_WINDOW_US);
 	uint32_t both = 0, one = 0;
 	for (uint32_t a = 1; a + 1 < n; a += 2) {
 		uint32_t sa = b->seen[a], sb = b->seen[a + 1];

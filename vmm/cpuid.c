@@ -145,12 +145,17 @@ int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const s
 	if (has_1f && (r = topology_leaf(e, &nent, cap, 0x1f, p)))
 		return r;
 
-	struct kvm_cpuid_entry2 hv = {.function = 0x40000000, .eax = 0x40000000};
+	struct kvm_cpuid_entry2 hv = {.function = 0x40000000, .eax = p->tsc_khz ? 0x40000010 : 0x40000000};
 	memcpy(&hv.ebx, HYVE_CPUID_SIGNATURE, 4);
 	memcpy(&hv.ecx, HYVE_CPUID_SIGNATURE + 4, 4);
 	memcpy(&hv.edx, HYVE_CPUID_SIGNATURE + 8, 4);
 	if ((r = put(e, &nent, cap, &hv)))
 		return r;
+	if (p->tsc_khz) {
+		struct kvm_cpuid_entry2 t = {.function = 0x40000010, .eax = p->tsc_khz, .ebx = 1000000};
+		if ((r = put(e, &nent, cap, &t)))
+			return r;
+	}
 	if (have_kvm) {
 		/* Linux finds KVM by scanning 0x40000000 + n * 0x100 for its signature. */
 		struct kvm_cpuid_entry2 kb = {.function = KVM_LEAF_BASE, .eax = KVM_LEAF_BASE + 1};

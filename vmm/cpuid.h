@@ -10,6 +10,7 @@ struct cpuid_params {
 	uint32_t apic_id; /* this vCPU's APIC ID (== vCPU id) */
 	uint32_t ncpus;   /* configured vCPUs */
 	bool x2apic;      /* offer x2APIC (CPUID.1:ECX[21]) */
+	uint32_t tsc_khz; /* guest TSC frequency for the timing leaf (0: no timing leaf) */
 };
 
 /* Signature of hyve's hypervisor leaf 0x40000000 (EBX, ECX, EDX). */
@@ -24,6 +25,8 @@ struct cpuid_params {
  *    (SDM Vol. 2A CPUID, "Extended Topology Enumeration Leaf");
  *  - leaf 4: cores per package;
  *  - leaf 6: ARAT;
+ *  - 0x40000010, the de-facto hypervisor timing leaf (VMware's, also offered
+ *    by QEMU): EAX = TSC kHz, EBX = APIC bus kHz (1 GHz), when tsc_khz != 0;
  *  - hypervisor leaves: 0x40000000 = hyve's signature; KVM's leaves move to
  *    0x40000100 (signature) and 0x40000101 (features), keeping only the PV
  *    features that work without KVM's in-kernel LAPIC (kvmclock, steal time,

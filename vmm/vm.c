@@ -313,6 +313,8 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 		r = -errno;
 		goto fail;
 	}
+	if ((r = kvm_tsc_setup(v->fd, &v->tsc_offset, &vm->tsc_khz)) < 0)
+		goto fail;
 	unsigned cap = vm->cpuid->nent + 8;
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + cap * sizeof(c->entries[0]));
 	if (!c) {
@@ -320,7 +322,8 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 		goto fail;
 	}
 	memcpy(c->entries, vm->cpuid->entries, vm->cpuid->nent * sizeof(c->entries[0]));
-	struct cpuid_params p = {.apic_id = id, .ncpus = vm->ncpus, .x2apic = vm->x2apic};
+	struct cpuid_params p = {.apic_id = id, .ncpus = vm->ncpus, .x2apic = vm->x2apic,
+				 .tsc_khz = vm->tsc_khz};
 	r = cpuid_build(c->entries, vm->cpuid->nent, cap, &p);
 	if (r >= 0) {
 		c->nent = (uint32_t)r;
@@ -328,8 +331,6 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 	}
 	free(c);
 	if (r < 0)
-		goto fail;
-	if ((r = kvm_tsc_setup(v->fd, &v->tsc_offset, &vm->tsc_khz)) < 0)
 		goto fail;
 	vm_timer_init(&v->lapic_timer, vcpu_lapic_timer_fired, v);
 	v->lapic_ops = (struct vlapic_ops){.ctx = v, .icr_write = vcpu_icr_write, .eoi = vcpu_eoi,

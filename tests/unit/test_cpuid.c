@@ -292,7 +292,7 @@ static void test_per_vcpu(void)
 	memcpy(a, tmpl, sizeof(a));
 	memcpy(b, tmpl, sizeof(b));
 	memcpy(c, tmpl, sizeof(c));
-	struct cpuid_params pa = {0, 301, true}, pb = {5, 301, true}, pc = {300, 301, true};
+	struct cpuid_params pa = {0, 301, true, 0}, pb = {5, 301, true, 0}, pc = {300, 301, true, 0};
 	int na = cpuid_build(a, n0, CAP, &pa), nb = cpuid_build(b, n0, CAP, &pb),
 	    nc = cpuid_build(c, n0, CAP, &pc);
 	CHECK(na > 0 && nb > 0 && nc > 0, "per vcpu: three tables built");
@@ -373,6 +373,18 @@ static void test_find_and_phys_bits(void)
 	CHECK_EQ(cpuid_phys_bits(e, 0), 36, "phys bits: empty table -> 36");
 }
 
+static void test_timing_leaf(void)
+{
+	struct kvm_cpuid_entry2 e[CAP];
+	unsigned n0 = make_table(e, 0xd, true, false);
+	struct cpuid_params p = {.apic_id = 1, .ncpus = 2, .x2apic = true, .tsc_khz = 2100000};
+	int n = cpuid_build(e, n0, CAP, &p);
+	struct kvm_cpuid_entry2 *hv = n > 0 ? cpuid_find(e, (unsigned)n, 0x40000000, 0) : NULL;
+	struct kvm_cpuid_entry2 *t = n > 0 ? cpuid_find(e, (unsigned)n, 0x40000010, 0) : NULL;
+	CHECK(hv && hv->eax == 0x40000010, "timing: 0x40000000 EAX reaches the timing leaf");
+	CHECK(t && t->eax == 2100000 && t->ebx == 1000000, "timing: 0x40000010 = TSC kHz, bus kHz (1 GHz)");
+}
+
 int main(void)
 {
 	test_build();
@@ -380,5 +392,6 @@ int main(void)
 	test_per_vcpu();
 	test_enospc();
 	test_find_and_phys_bits();
+	test_timing_leaf();
 	return tap_done();
 }
