@@ -876,6 +876,18 @@ int main(int argc, char **argv)
 	}
 	m->opt = &opt;
 	m->exit_status = UINT32_MAX;
+	/* Signals go to the main thread's signalfd. Blocked before any thread
+	 * exists (libvmm's timer thread included), so every thread inherits the
+	 * mask; SIGUSR1 stays open: it is libvmm's kick. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);
 	int status = HYVE_EXIT_HOST;
 
 	int maxcpus = vm_max_cpus(!opt.no_x2apic);
@@ -939,17 +951,6 @@ int main(int argc, char **argv)
 		    opt.ap_startup == AP_STARTUP_IPI_EXIT ? "ipi-exit" : "spinup-ap",
 		    opt.no_x2apic ? "xAPIC only" : "x2APIC offered", res.entry);
 
-	/* Signals go to the main thread's signalfd; vCPU threads inherit the mask
-	 * (SIGUSR1 stays open: it is libvmm's kick). */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGUSR2);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	signal(SIGPIPE, SIG_IGN);
 	if (console_init(&m->con, &m->uart, on_quit, m) < 0) {
 		say("cannot set the console up");
 		goto out_vm;

@@ -64,3 +64,28 @@ json_check() {
 if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ trace/json-contents =~ $FILTER ]]; }; then
 	json_check
 fi
+
+# The vCPU report on request: SIGUSR2 to a running hyve prints it and the guest runs on.
+sigusr2_check() {
+	local out=$TMPD/usr2.out err=$TMPD/usr2.err why= pid
+	"$HYVE" --timeout 3 --cpus 2 "$G/spin.elf" </dev/null >"$out" 2>"$err" &
+	pid=$!
+	sleep 0.5
+	kill -USR2 "$pid"
+	wait "$pid"
+	local rc=$?
+	[ "$rc" = 10 ] || why="exit status $rc, want 10 (the guest must keep running until --timeout)"
+	[ "$(grep -c 'vcpus configured=2 allocated=1 started=1' "$err")" -ge 2 ] ||
+		why="${why:+$why; }no report on SIGUSR2 before the one at the timeout"
+	grep -q 'vCPU 1 never ran: never got INIT' "$err" || why="${why:+$why; }no never-ran verdict"
+	if [ -z "$why" ]; then
+		N_PASS=$((N_PASS + 1)); echo "ok   report/sigusr2"
+	else
+		N_FAIL=$((N_FAIL + 1)); FAILED+=(report/sigusr2); echo "FAIL report/sigusr2: $why"; sed 's/^/    err: /' "$err"
+	fi
+}
+if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ report/sigusr2 =~ $FILTER ]]; }; then
+	sigusr2_check
+elif [ "$KVM_OK" = 0 ]; then
+	N_SKIP=$((N_SKIP + 1))
+fi
