@@ -18,3 +18,7 @@ GUESTS += smpdemo smp_xapic_phys smp_xapic_flat smp_xapic_cluster \
 # SMP regressions (docs/smp-spec.md section 4)
 GUESTS += reg_beyond_n reg_restart reg_double_sipi reg_init_each_other \
           reg_ipi_all_pairs reg_esr_illegal
+
+# Interrupts and timers (issue 4; cases_irq.sh): interrupt helpers and the test kernels
+GUEST_LIB_SRCS += lib/irq.c
+GUESTS += irq_lapic_periodic
