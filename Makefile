@@ -126,4 +126,4 @@ clean:
 
 .SECONDARY:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/san $(BUILD)/guests $(BUILD)/bench -name '*.d' -type f 2>/dev/null)

@@ -14,3 +14,15 @@ $(BUILD)/tools/mkbadimg: tests/tools/mkbadimg.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+# Linux boot (bzImage 64-bit protocol, PVH), ACPI and MP tables.
+LOADER_SRCS += loaders/linux.c
+LOADER_SRCS += loaders/acpi.c
+LOADER_SRCS += loaders/mptable.c
+
+UNIT_TESTS += test_linux
+test_linux_SRCS := loaders/linux.c loaders/memmap.c vmm/gmem.c
+UNIT_TESTS += test_acpi
+test_acpi_SRCS := loaders/acpi.c vmm/gmem.c
+UNIT_TESTS += test_mptable
+test_mptable_SRCS := loaders/mptable.c loaders/acpi.c vmm/gmem.c
