@@ -238,7 +238,8 @@ int pmcnt_init(struct pmcnt *p, const struct pmcnt_ops *ops, void *ctx)
 {
 	p->ops = ops;
 	p->ctx = ctx;
-	p->cnt = 0;
+	p->cnt = PMCNT_SCI_EN;
+	p->en = 0;
 	return -pthread_mutex_init(&p->lock, NULL);
 }
 
@@ -271,8 +272,38 @@ void pmcnt_write(struct pmcnt *p, unsigned offset, unsigned size, uint16_t value
 		v = (uint16_t)((v & 0x00ff) | ((value & 0xff) << 8));
 	bool off = (v & PMCNT_SLP_EN) &&
 		   ((v & PMCNT_SLP_TYP_MASK) >> PMCNT_SLP_TYP_SHIFT) == PMCNT_SLP_TYP_S5;
-	p->cnt = v & (uint16_t)~PMCNT_SLP_EN; /* SLP_EN is write-only, reads 0 */
+	p->cnt = (v & (uint16_t)~PMCNT_SLP_EN) | PMCNT_SCI_EN; /* SLP_EN write-only; SCI_EN stays */
 	pthread_mutex_unlock(&p->lock);
 	if (off && p->ops && p->ops->on_poweroff)
 		p->ops->on_poweroff(p->ctx);
+}
+
+uint32_t pmevt_read(struct pmcnt *p, unsigned offset, unsigned size)
+{
+	if (size != 1 && size != 2 && size != 4)
+		return 0xffffffffu;
+	if (offset >= PMEVT_LEN || offset + size > PMEVT_LEN)
+		return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+	pthread_mutex_lock(&p->lock);
+	uint32_t blk = (uint32_t)p->en << 16; /* PM1_STS reads 0: no event is ever pending */
+	pthread_mutex_unlock(&p->lock);
+	blk >>= 8 * offset;
+	return size == 4 ? blk : blk & ((1u << (8 * size)) - 1);
+}
+
+void pmevt_write(struct pmcnt *p, unsigned offset, unsigned size, uint32_t value)
+{
+	if ((size != 1 && size != 2 && size != 4) || offset >= PMEVT_LEN || offset + size > PMEVT_LEN)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < size; i++) {
+		unsigned byte = offset + i;
+		uint8_t b = (uint8_t)(value >> (8 * i));
+		if (byte == 2)
+			p->en = (uint16_t)((p->en & 0xff00) | b);
+		else if (byte == 3)
+			p->en = (uint16_t)((p->en & 0x00ff) | (b << 8));
+		/* bytes 0-1: PM1_STS, write-1-to-clear of bits that are never set */
+	}
+	pthread_mutex_unlock(&p->lock);
 }

@@ -205,6 +205,11 @@ bool port80_last(struct port80 *p, uint8_t *code);
 #define PMCNT_SLP_TYP_MASK (7u << 10)
 #define PMCNT_SLP_EN (1u << 13)
 #define PMCNT_SLP_TYP_S5 0 /* the \_S5 package hyve will describe */
+#define PMCNT_SCI_EN 0x0001 /* ACPI mode: always on (the FADT has no SMI_CMD) */
+/* PM1a event block at 0x600 (ACPI 6.4 4.8.3.1): PM1_STS (2 bytes, write 1 to
+ * clear; no event is ever raised) and PM1_EN (2 bytes, read/write). */
+#define PMEVT_PORT 0x600
+#define PMEVT_LEN 4
 
 struct pmcnt_ops {
 	void (*on_poweroff)(void *ctx); /* NULL: ignored */
@@ -215,6 +220,7 @@ struct pmcnt {
 	const struct pmcnt_ops *ops;   /* (i) */
 	void *ctx;                     /* (i) */
 	uint16_t cnt;                  /* (l) PM1a_CNT without SLP_EN (write-only bit) */
+	uint16_t en;                   /* (l) PM1_EN */
 };
 
 int pmcnt_init(struct pmcnt *p, const struct pmcnt_ops *ops, void *ctx);
@@ -223,5 +229,8 @@ void pmcnt_destroy(struct pmcnt *p);
 uint16_t pmcnt_read(struct pmcnt *p, unsigned offset, unsigned size);
 /* Writes of 1 or 2 bytes at offset 0..1; the sleep request acts on the 16-bit value. */
 void pmcnt_write(struct pmcnt *p, unsigned offset, unsigned size, uint16_t value);
+/* PM1 event block: offset 0..3 (PM1_STS at 0, PM1_EN at 2), 1/2/4-byte accesses. */
+uint32_t pmevt_read(struct pmcnt *p, unsigned offset, unsigned size);
+void pmevt_write(struct pmcnt *p, unsigned offset, unsigned size, uint32_t value);
 
 #endif

@@ -26,7 +26,10 @@
 #include "frontend/console.h"
 #include "frontend/options.h"
 #include "frontend/trace.h"
+#include "loaders/acpi.h"
+#include "loaders/linux.h"
 #include "loaders/memmap.h"
+#include "loaders/mptable.h"
 #include "loaders/multiboot.h"
 #include "vmm/apic_dest.h"
 #include "vmm/vmm.h"
@@ -304,6 +307,15 @@ static int pio_testdev_irq(void *o, uint64_t off, unsigned size, bool wr, uint64
 	return 0;
 }
 
+static int pio_pmevt(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	if (wr)
+		pmevt_write(o, (unsigned)off, size, (uint32_t)*val);
+	else
+		*val = pmevt_read(o, (unsigned)off, size);
+	return 0;
+}
+
 static int pio_uart(void *o, uint64_t off, unsigned size, bool wr, uint64_t *val)
 {
 	if (!wr)
@@ -419,6 +431,7 @@ static const struct device_slot pio_devices[] = {
 	{"i8042-cmd", I8042_CMD_PORT, 1, pio_i8042_cmd, offsetof(struct machine, kbd)},
 	{"post", PORT80_PORT, PORT80_LEN, pio_port80, offsetof(struct machine, post)},
 	{"acpi-pm1a-cnt", PMCNT_PORT, PMCNT_LEN, pio_pmcnt, offsetof(struct machine, pm)},
+	{"acpi-pm1a-evt", PMEVT_PORT, PMEVT_LEN, pio_pmevt, offsetof(struct machine, pm)},
 	{"i8259-master", I8259_PORT_MASTER, 2, pio_pic_master, 0},
 	{"i8259-slave", I8259_PORT_SLAVE, 2, pio_pic_slave, 0},
 	{"i8259-elcr", I8259_PORT_ELCR, 2, pio_elcr, 0},
@@ -681,7 +694,90 @@ static int read_file(const char *path, const char *what, uint8_t **data, size_t 
 	return 0;
 }
 
-static int load_guest(struct machine *m, struct mb_load_result *res)
+static struct vm_segment seg_of(const struct linux_segment *l)
+{
+	return (struct vm_segment){.base = l->base, .limit = l->limit, .selector = l->selector,
+				   .type = l->type, .s = l->s, .dpl = l->dpl, .present = l->present,
+				   .db = l->db, .l = l->l, .g = l->g};
+}
+
+/* Multiboot 0.6.96 section 3.2 machine state: flat 32-bit CS/DS, CR0.PE,
+ * paging off, IF = 0, EAX = magic, EBX = info. */
+static void multiboot_cpu(const struct mb_load_result *r, struct vm_boot_cpu *cpu)
+{
+	memset(cpu, 0, sizeof(*cpu));
+	cpu->rip = r->entry;
+	cpu->rax = r->eax;
+	cpu->rbx = r->ebx;
+	cpu->rflags = 0x2;
+	cpu->cr0 = 0x11; /* PE | ET */
+	cpu->cs = (struct vm_segment){.limit = 0xffffffff, .selector = 0x10, .type = 0xb, .s = 1,
+				      .present = 1, .db = 1, .g = 1};
+	cpu->ds = (struct vm_segment){.limit = 0xffffffff, .selector = 0x18, .type = 0x3, .s = 1,
+				      .present = 1, .db = 1, .g = 1};
+}
+
+/* A Linux kernel: bzImage through the 64-bit boot protocol or an ELF vmlinux
+ * through PVH (Documentation/arch/x86/boot.rst). One --initrd file. */
+static int load_linux(struct machine *m, const uint8_t *image, size_t size, const uint8_t *initrd,
+		      size_t initrd_size, uint64_t rsdp, struct vm_boot_cpu *cpu, const char **kind)
+{
+	const struct guest_mem *gm = vm_guest_mem(m->vm);
+	struct linux_load_params lp = {.image = image, .image_size = size, .cmdline = m->opt->append,
+				       .initrd = initrd, .initrd_size = initrd_size, .rsdp_addr = rsdp};
+	struct linux_load_result lr;
+	struct linux_cpu_state st;
+	char err[256];
+	if (linux_load(gm, &lp, &lr, err, sizeof(err)) < 0) {
+		say("%s: %s", m->opt->kernel, err);
+		return -1;
+	}
+	int r = lr.kind == LINUX_IMAGE_BZIMAGE ? linux_build_long_mode(gm, LINUX_TABLES_ADDR, &st)
+					       : linux_build_prot_mode(gm, LINUX_TABLES_ADDR, &st);
+	if (r < 0) {
+		say("%s: cannot write the boot page tables: %s", m->opt->kernel, strerror(-r));
+		return -1;
+	}
+	memset(cpu, 0, sizeof(*cpu));
+	cpu->rip = lr.entry;
+	cpu->rsi = lr.rsi;
+	cpu->rbx = lr.rbx;
+	cpu->rflags = st.rflags;
+	cpu->cr0 = st.cr0;
+	cpu->cr3 = st.cr3;
+	cpu->cr4 = st.cr4;
+	cpu->efer = st.efer;
+	cpu->gdt_base = st.gdt_base;
+	cpu->gdt_limit = st.gdt_limit;
+	cpu->cs = seg_of(&st.cs);
+	cpu->ds = seg_of(&st.ds);
+	cpu->tr = seg_of(&st.tr);
+	*kind = lr.kind == LINUX_IMAGE_BZIMAGE ? "Linux bzImage (64-bit entry)" : "Linux vmlinux (PVH entry)";
+	return 0;
+}
+
+/* Writes the firmware tables every guest may look for: ACPI for all vCPUs
+ * and, while every APIC ID fits in 8 bits, an MP table (for acpi=off). */
+static int write_firmware_tables(struct machine *m, uint64_t *rsdp)
+{
+	const struct guest_mem *gm = vm_guest_mem(m->vm);
+	struct acpi_result acpi;
+	struct mptable_result mp;
+	char err[256];
+	if (acpi_build(gm, vm_ncpus(m->vm), &acpi, err, sizeof(err)) < 0) {
+		say("ACPI tables: %s", err);
+		return -1;
+	}
+	*rsdp = acpi.rsdp;
+	int r = mptable_build(gm, vm_ncpus(m->vm), &mp, err, sizeof(err));
+	if (r < 0 && r != -ERANGE) {
+		say("MP table: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_guest(struct machine *m, struct vm_boot_cpu *cpu, const char **kind)
 {
 	struct options *o = m->opt;
 	uint8_t *image = NULL;
@@ -690,7 +786,10 @@ static int load_guest(struct machine *m, struct mb_load_result *res)
 	uint8_t *moddata[HYVE_MAX_MODULES] = {0};
 	char *modpath[HYVE_MAX_MODULES] = {0};
 	int r = -1;
+	uint64_t rsdp;
 
+	if (write_firmware_tables(m, &rsdp) < 0)
+		return -1;
 	if (o->kernel) {
 		if (read_file(o->kernel, "kernel", &image, &image_size) < 0)
 			return -1;
@@ -706,16 +805,31 @@ static int load_guest(struct machine *m, struct mb_load_result *res)
 		mods[i].data = moddata[i];
 		mods[i].cmdline = o->modules[i];
 	}
+	const uint8_t *img = o->kernel ? image : default_guest_start;
 	struct mb_load_params p = {
-		.image = o->kernel ? image : default_guest_start,
+		.image = img,
 		.image_size = image_size,
 		.kernel_name = o->kernel ? o->kernel : "smpdemo",
 		.append = o->append,
 		.mods = mods,
 		.nmods = o->nmodules,
 	};
+	struct mb_load_result res;
 	char err[256];
-	if (mb_load(vm_guest_mem(m->vm), &p, res, err, sizeof(err)) < 0) {
+	/* Multiboot first, as QEMU's -kernel does; then the Linux boot protocols. */
+	int mr = mb_load(vm_guest_mem(m->vm), &p, &res, err, sizeof(err));
+	if (mr == 0) {
+		multiboot_cpu(&res, cpu);
+		*kind = "Multiboot";
+	} else if (mr == -ENOEXEC && o->kernel && linux_probe(img, image_size) != LINUX_IMAGE_UNKNOWN) {
+		if (o->nmodules > 1 || (o->nmodules == 1 && strchr(o->modules[0], ' '))) {
+			say("--initrd: a Linux kernel takes one initrd file without arguments");
+			goto out;
+		}
+		if (load_linux(m, img, image_size, o->nmodules ? moddata[0] : NULL,
+			       o->nmodules ? mods[0].size : 0, rsdp, cpu, kind) < 0)
+			goto out;
+	} else {
 		say("%s: %s", o->kernel ? o->kernel : "built-in guest", err);
 		goto out;
 	}
@@ -940,16 +1054,18 @@ int main(int argc, char **argv)
 	if (register_devices(m) < 0 || setup_fwcfg(m) < 0)
 		return HYVE_EXIT_HOST;
 
-	struct mb_load_result res;
-	if (load_guest(m, &res) < 0) {
+	struct vm_boot_cpu boot;
+	const char *kind = "?";
+	if (load_guest(m, &boot, &kind) < 0) {
 		status = HYVE_EXIT_USAGE;
 		goto out_vm;
 	}
 	if (opt.verbose)
-		say("%u vCPU(s), %llu MiB, AP start-up %s, %s; entry 0x%x", opt.cpus,
+		say("%u vCPU(s), %llu MiB, AP start-up %s, %s; %s kernel, entry 0x%llx%s", opt.cpus,
 		    (unsigned long long)(opt.memory >> 20),
 		    opt.ap_startup == AP_STARTUP_IPI_EXIT ? "ipi-exit" : "spinup-ap",
-		    opt.no_x2apic ? "xAPIC only" : "x2APIC offered", res.entry);
+		    opt.no_x2apic ? "xAPIC only" : "x2APIC offered", kind, (unsigned long long)boot.rip,
+		    vm_host_is_pvm() ? "; KVM-PVM host (int3 completed by hyve)" : "");
 
 	if (console_init(&m->con, &m->uart, on_quit, m) < 0) {
 		say("cannot set the console up");
@@ -964,7 +1080,7 @@ int main(int argc, char **argv)
 		vm_activate_cpu(m->vm, i);
 	struct vcpu *bsp;
 	if ((r = vm_vcpu_get(m->vm, 0, &bsp)) < 0 ||
-	    (r = vm_vcpu_setup_multiboot(bsp, res.entry, res.eax, res.ebx)) < 0) {
+	    (r = vm_vcpu_setup_boot(bsp, &boot)) < 0) {
 		say("cannot set up the boot vCPU: %s", strerror(-r));
 		goto out_con;
 	}

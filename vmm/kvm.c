@@ -207,3 +207,29 @@ int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
 		*khz = 1000000; /* unknown: assume 1 GHz */
 	return 0;
 }
+
+int kvm_translate(int fd, uint64_t linear, uint64_t *gpa)
+{
+	struct kvm_translation t = {.linear_address = linear};
+	int r = xioctl(fd, KVM_TRANSLATE, &t);
+	if (r < 0)
+		return r;
+	if (!t.valid)
+		return -EFAULT;
+	*gpa = t.physical_address;
+	return 0;
+}
+
+int kvm_inject_exception(int fd, uint8_t nr)
+{
+	struct kvm_vcpu_events ev;
+	int r = xioctl(fd, KVM_GET_VCPU_EVENTS, &ev);
+	if (r < 0)
+		return r;
+	ev.exception.injected = 1;
+	ev.exception.nr = nr;
+	ev.exception.has_error_code = 0;
+	ev.exception.error_code = 0;
+	ev.flags = 0;
+	return xioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
+}

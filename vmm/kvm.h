@@ -30,5 +30,9 @@ int kvm_vcpu_run(int fd);                        /* 0, or -errno (-EINTR on a ki
  * frequency in kHz (KVM_GET_TSC_KHZ). */
 int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz);
 uint64_t kvm_host_tsc(void);
+/* Guest linear address -> guest physical (KVM_TRANSLATE); -EFAULT if unmapped. */
+int kvm_translate(int fd, uint64_t linear, uint64_t *gpa);
+/* Injects exception `nr` (no error code) before the next entry. */
+int kvm_inject_exception(int fd, uint8_t nr);
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmm/cpuid.h"
 #include "vmm/kvm.h"
@@ -14,12 +15,6 @@
 #define CR0_NW (1u << 29)
 #define CR0_CD (1u << 30)
 #define RFLAGS_RESERVED 0x2u
-
-static struct kvm_segment flat32(uint16_t sel, uint8_t type)
-{
-	return (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
-				    .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1};
-}
 
 /* Registers common to every start: no pending events, FPU after INIT. */
 static int reset_common(struct vcpu *v, struct kvm_sregs *s)
@@ -72,26 +67,13 @@ uint64_t vcpu_guest_tsc(void *ctx)
 	return kvm_host_tsc() + (uint64_t)v->tsc_offset;
 }
 
-int vm_vcpu_setup_multiboot(struct vcpu *v, uint32_t entry, uint32_t eax, uint32_t ebx)
+/* Marks the BSP started (vm_vcpu_setup_*). */
+static int bsp_started(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	struct kvm_sregs s;
-	int r = reset_common(v, &s);
-	if (r < 0)
-		return r;
-	/* Multiboot 0.6.96 section 3.2: flat 32-bit CS/DS/ES/FS/GS/SS, CR0.PE=1,
-	 * paging off, EFLAGS.IF=0; GDTR/IDTR are undefined (we leave them 0). */
-	s.cs = flat32(0x10, 0xb);
-	s.ds = s.es = s.fs = s.gs = s.ss = flat32(0x18, 0x3);
-	s.cr0 = CR0_PE | CR0_ET;
-	if ((r = kvm_set_sregs(v->fd, &s)) < 0)
-		return r;
-	struct kvm_regs regs = {.rip = entry, .rax = eax, .rbx = ebx, .rflags = RFLAGS_RESERVED};
-	if ((r = kvm_set_regs(v->fd, &regs)) < 0)
-		return r;
 	pthread_mutex_lock(&v->mtx);
 	pthread_mutex_lock(&vm->lock);
-	r = vcpu_set_state(vm, v->id, VCPU_RUNNING);
+	int r = vcpu_set_state(vm, v->id, VCPU_RUNNING);
 	if (r == 0) {
 		v->started = true;
 		if (!vm->boot[v->id].ran)
@@ -102,6 +84,40 @@ int vm_vcpu_setup_multiboot(struct vcpu *v, uint32_t entry, uint32_t eax, uint32
 	pthread_mutex_unlock(&vm->lock);
 	pthread_mutex_unlock(&v->mtx);
 	return r;
+}
+
+static struct kvm_segment to_kvm_seg(const struct vm_segment *g)
+{
+	return (struct kvm_segment){.base = g->base, .limit = g->limit, .selector = g->selector,
+				    .type = g->type, .present = g->present, .dpl = g->dpl, .db = g->db,
+				    .s = g->s, .l = g->l, .g = g->g};
+}
+
+int vm_vcpu_setup_boot(struct vcpu *v, const struct vm_boot_cpu *st)
+{
+	struct kvm_sregs s;
+	int r = reset_common(v, &s);
+	if (r < 0)
+		return r;
+	s.cs = to_kvm_seg(&st->cs);
+	s.ds = s.es = s.fs = s.gs = s.ss = to_kvm_seg(&st->ds);
+	if (st->tr.present)
+		s.tr = to_kvm_seg(&st->tr);
+	s.gdt.base = st->gdt_base;
+	s.gdt.limit = st->gdt_limit;
+	s.idt.base = 0;
+	s.idt.limit = 0;
+	s.cr0 = st->cr0;
+	s.cr3 = st->cr3;
+	s.cr4 = st->cr4;
+	s.efer = st->efer;
+	if ((r = kvm_set_sregs(v->fd, &s)) < 0)
+		return r;
+	struct kvm_regs regs = {.rip = st->rip, .rax = st->rax, .rbx = st->rbx, .rsi = st->rsi,
+				.rflags = st->rflags ? st->rflags : RFLAGS_RESERVED};
+	if ((r = kvm_set_regs(v->fd, &regs)) < 0)
+		return r;
+	return bsp_started(v);
 }
 
 /* Real-mode start after STARTUP (SDM 8.4.3, table 9-1): CS.selector = vector << 8,
@@ -312,6 +328,35 @@ static bool handle_apic_mmio(struct vcpu *v)
 	return true;
 }
 
+/* KVM-PVM emulates guest CPL0 code and cannot emulate `int3`: it stops with an
+ * emulation failure. When the instruction at RIP is 0xCC, hyve completes it
+ * as the processor would (SDM Vol. 2A INT3: a trap, the saved RIP is the next
+ * instruction): RIP += 1 and #BP is injected. On VMX/SVM hosts int3 never
+ * reaches this path. Returns true when it was completed. */
+static bool complete_int3(struct vcpu *v)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs s;
+	if (kvm_get_regs(v->fd, &regs) < 0 || kvm_get_sregs(v->fd, &s) < 0)
+		return false;
+	uint64_t gpa;
+	if (kvm_translate(v->fd, s.cs.base + regs.rip, &gpa) < 0)
+		return false;
+	const uint8_t *p = gmem_ptr(&v->vm->mem, gpa, 1);
+	if (!p || *p != 0xcc)
+		return false;
+	regs.rip += 1;
+	if (kvm_set_regs(v->fd, &regs) < 0 || kvm_inject_exception(v->fd, 3) < 0)
+		return false;
+	__atomic_add_fetch(&v->vm->st_int3_completed, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+bool vm_host_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
 static void halt(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -424,6 +469,8 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 			ex->exitcode = VM_EXITCODE_TRIPLE_FAULT;
 			return 0;
 		case KVM_EXIT_INTERNAL_ERROR:
+			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && complete_int3(v))
+				continue;
 			ex->exitcode = VM_EXITCODE_INTERNAL_ERROR;
 			ex->u.internal.kvm_exit_reason = run->exit_reason;
 			ex->u.internal.suberror = run->internal.suberror;

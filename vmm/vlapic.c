@@ -170,6 +170,8 @@ static uint64_t counts_to_ns(uint64_t counts, uint64_t div)
 	return (uint64_t)((unsigned __int128)counts * div * 1000000000ULL / VLAPIC_BUS_HZ);
 }
 
+static void timer_catch_up(struct vlapic *vl);
+
 /* Starts counting the initial count from now (a TMICT write). */
 static void timer_start_count(struct vlapic *vl)
 {
@@ -450,6 +452,9 @@ static void write_reg(struct vlapic *vl, uint32_t off, uint32_t val, struct wr_e
 	uint32_t *icr_lo = &fx->icr_lo, *icr_hi = &fx->icr_hi;
 	fx->send = false;
 	fx->eoi_vector = -1;
+	if (off == APIC_OFF_LVT_TIMER || off == APIC_OFF_TIMER_ICR || off == APIC_OFF_TIMER_DCR ||
+	    off == APIC_OFF_SVR)
+		timer_catch_up(vl); /* an expiry already due sees the registers of its time */
 	switch (off) {
 	case APIC_OFF_TPR:
 		*r = val & 0xff;
@@ -720,16 +725,13 @@ static bool timer_deliver(struct vlapic *vl)
 	return true;
 }
 
-bool vlapic_timer_fired(struct vlapic *vl)
+/* The deadline passed (now >= timer_deadline != 0; lock held): delivers per the
+ * LVT as it is now and re-arms a periodic timer. Returns true when an
+ * interrupt became pending. */
+static bool timer_expire(struct vlapic *vl, uint64_t now)
 {
 	bool irq = false;
-	pthread_mutex_lock(&vl->lock);
-	uint64_t now = clock_now(vl);
-	if (!vl->timer_deadline) {
-		/* disarmed after the host timer expired: nothing to do */
-	} else if (now < vl->timer_deadline) {
-		timer_arm(vl, vl->timer_deadline); /* woken early: wait again */
-	} else if (timer_mode(vl) == TIMER_TSC_DEADLINE) {
+	if (timer_mode(vl) == TIMER_TSC_DEADLINE) {
 		vl->tsc_deadline = 0; /* SDM 10.5.4.1: the MSR reads 0 once it fired */
 		vl->timer_deadline = 0;
 		irq = timer_deliver(vl);
@@ -744,6 +746,35 @@ bool vlapic_timer_fired(struct vlapic *vl)
 		vl->timer_deadline = 0; /* one-shot: TMCCR stays 0 */
 		irq = timer_deliver(vl);
 	}
+	return irq;
+}
+
+/* A deadline that passed while the host timer thread has not run yet (it
+ * can lag by milliseconds on a loaded host) is expired now, so that the LVT
+ * in force at the expiry decides: an interrupt is generated when the count
+ * reaches 0, subject to the mask bit at that moment (SDM Vol. 3A 10.5.4 and
+ * 10.5.1, "Mask"). Without this, unmasking an expired one-shot timer before
+ * the host callback delivered a stale interrupt, and masking one lost a due
+ * interrupt. Lock held; owner thread (the owner injects before entry). */
+static void timer_catch_up(struct vlapic *vl)
+{
+	if (!vl->timer_deadline)
+		return;
+	uint64_t now = clock_now(vl);
+	if (now >= vl->timer_deadline)
+		timer_expire(vl, now);
+}
+
+bool vlapic_timer_fired(struct vlapic *vl)
+{
+	bool irq = false;
+	pthread_mutex_lock(&vl->lock);
+	uint64_t now = clock_now(vl);
+	/* timer_deadline 0: disarmed (or caught up) after the host timer expired */
+	if (vl->timer_deadline && now < vl->timer_deadline)
+		timer_arm(vl, vl->timer_deadline); /* woken early: wait again */
+	else if (vl->timer_deadline)
+		irq = timer_expire(vl, now);
 	pthread_mutex_unlock(&vl->lock);
 	return irq;
 }
@@ -763,6 +794,7 @@ void vlapic_tsc_deadline_write(struct vlapic *vl, uint64_t val)
 		pthread_mutex_unlock(&vl->lock);
 		return; /* ignored outside TSC-deadline mode (SDM 10.5.4.1) */
 	}
+	timer_catch_up(vl); /* a deadline already due fires before it is replaced */
 	vl->tsc_deadline = val;
 	if (!val) {
 		timer_stop(vl);

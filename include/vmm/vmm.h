@@ -84,9 +84,27 @@ enum vm_cap {
 };
 int vm_set_capability(struct vcpu *vcpu, enum vm_cap cap, bool on);
 
-/* Puts the BSP in the Multiboot entry state: 32-bit flat protected mode, paging
- * off, EIP = entry, EAX/EBX as given, IF = 0 (Multiboot 0.6.96 section 3.2). */
-int vm_vcpu_setup_multiboot(struct vcpu *vcpu, uint32_t entry, uint32_t eax, uint32_t ebx);
+/* A boot CPU state a loader computed (flat segments, control registers). */
+struct vm_segment {
+	uint64_t base;
+	uint32_t limit;
+	uint16_t selector;
+	uint8_t type, s, dpl, present, db, l, g;
+};
+struct vm_boot_cpu {
+	uint64_t rip, rax, rbx, rsi, rflags;
+	uint64_t cr0, cr3, cr4, efer;
+	uint64_t gdt_base;
+	uint16_t gdt_limit;
+	struct vm_segment cs, ds; /* ds also for ES/FS/GS/SS */
+	struct vm_segment tr;
+};
+/* Puts the BSP in that state (e.g. Linux's 64-bit or PVH entry) and marks it running. */
+int vm_vcpu_setup_boot(struct vcpu *vcpu, const struct vm_boot_cpu *st);
+
+/* True when /dev/kvm is KVM-PVM (guest CPL0 code is emulated; hyve then
+ * completes the few instructions PVM cannot, see docs/architecture.md). */
+bool vm_host_is_pvm(void);
 
 /* Starts an AP that the core has released (VM_EXITCODE_IPI STARTUP member, or
  * VM_EXITCODE_SPINUP_AP) in real mode at rip (CS.base = rip & ~0xffff..., see
@@ -127,6 +145,7 @@ int vm_vcpu_dump(struct vcpu *vcpu, char *buf, size_t len);
 struct vm_stats {
 	uint32_t configured, allocated, started; /* vCPUs */
 	uint64_t ipis, startup_dropped, init_ignored, ipi_ignored;
+	uint64_t int3_completed; /* int3 instructions hyve completed for a KVM-PVM host */
 };
 void vm_get_stats(struct vm *vm, struct vm_stats *st);
 /* For every configured vCPU that never ran guest code, a one-line reason. */
