@@ -905,10 +905,10 @@ static void report(struct machine *m, bool never_ran)
 	struct vm_stats st;
 	vm_get_stats(m->vm, &st);
 	say("vcpus configured=%u allocated=%u started=%u; ipis=%llu startup-dropped=%llu "
-	    "init-deassert-ignored=%llu ipi-ignored=%llu",
+	    "init-deassert-ignored=%llu ipi-ignored=%llu insn-completed=%llu",
 	    st.configured, st.allocated, st.started, (unsigned long long)st.ipis,
 	    (unsigned long long)st.startup_dropped, (unsigned long long)st.init_ignored,
-	    (unsigned long long)st.ipi_ignored);
+	    (unsigned long long)st.ipi_ignored, (unsigned long long)st.insn_completed);
 	if (never_ran) {
 		struct verdict_run run = {.open = false};
 		vm_never_ran_report(m->vm, print_verdict, &run);
@@ -1065,7 +1065,7 @@ int main(int argc, char **argv)
 		    (unsigned long long)(opt.memory >> 20),
 		    opt.ap_startup == AP_STARTUP_IPI_EXIT ? "ipi-exit" : "spinup-ap",
 		    opt.no_x2apic ? "xAPIC only" : "x2APIC offered", kind, (unsigned long long)boot.rip,
-		    vm_host_is_pvm() ? "; KVM-PVM host (int3 completed by hyve)" : "");
+		    vm_host_is_pvm() ? "; KVM-PVM host (hyve completes int3/popcnt/lzcnt/tzcnt)" : "");
 
 	if (console_init(&m->con, &m->uart, on_quit, m) < 0) {
 		say("cannot set the console up");

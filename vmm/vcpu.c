@@ -6,6 +6,7 @@
 
 #include "vmm/cpuid.h"
 #include "vmm/kvm.h"
+#include "vmm/pvm.h"
 #include "vmm/vm_priv.h"
 
 #define MSR_IA32_TSC_DEADLINE 0x6e0
@@ -328,27 +329,40 @@ static bool handle_apic_mmio(struct vcpu *v)
 	return true;
 }
 
-/* KVM-PVM emulates guest CPL0 code and cannot emulate `int3`: it stops with an
- * emulation failure. When the instruction at RIP is 0xCC, hyve completes it
- * as the processor would (SDM Vol. 2A INT3: a trap, the saved RIP is the next
- * instruction): RIP += 1 and #BP is injected. On VMX/SVM hosts int3 never
- * reaches this path. Returns true when it was completed. */
-static bool complete_int3(struct vcpu *v)
+/* KVM-PVM emulates guest CPL0 code and stops with an emulation failure on
+ * a few instructions; hyve completes those it can, exactly as the processor
+ * would (vmm/pvm.h). On VMX/SVM hosts this path never runs. Returns true when
+ * the instruction was completed. */
+static bool complete_insn(struct vcpu *v)
 {
+	struct kvm_run *run = v->run;
 	struct kvm_regs regs;
 	struct kvm_sregs s;
+	uint8_t insn[16];
+	size_t len = 0;
 	if (kvm_get_regs(v->fd, &regs) < 0 || kvm_get_sregs(v->fd, &s) < 0)
 		return false;
-	uint64_t gpa;
-	if (kvm_translate(v->fd, s.cs.base + regs.rip, &gpa) < 0)
+	if (run->emulation_failure.ndata >= 3 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		len = run->emulation_failure.insn_size <= 15 ? run->emulation_failure.insn_size : 15;
+		memcpy(insn, run->emulation_failure.insn_bytes, len);
+	} else {
+		uint64_t gpa;
+		if (kvm_translate(v->fd, s.cs.base + regs.rip, &gpa) < 0)
+			return false;
+		uint64_t room = 0x1000 - (gpa & 0xfff); /* stay inside the page */
+		len = room < 15 ? (size_t)room : 15;
+		const uint8_t *p = gmem_ptr(&v->vm->mem, gpa, len);
+		if (!p)
+			return false;
+		memcpy(insn, p, len);
+	}
+	enum pvm_result r = pvm_complete(insn, len, s.cs.l, &regs);
+	if (r == PVM_UNSUPPORTED || kvm_set_regs(v->fd, &regs) < 0)
 		return false;
-	const uint8_t *p = gmem_ptr(&v->vm->mem, gpa, 1);
-	if (!p || *p != 0xcc)
+	if (r == PVM_INJECT_BP && kvm_inject_exception(v->fd, 3) < 0)
 		return false;
-	regs.rip += 1;
-	if (kvm_set_regs(v->fd, &regs) < 0 || kvm_inject_exception(v->fd, 3) < 0)
-		return false;
-	__atomic_add_fetch(&v->vm->st_int3_completed, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
 	return true;
 }
 
@@ -469,7 +483,7 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 			ex->exitcode = VM_EXITCODE_TRIPLE_FAULT;
 			return 0;
 		case KVM_EXIT_INTERNAL_ERROR:
-			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && complete_int3(v))
+			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && complete_insn(v))
 				continue;
 			ex->exitcode = VM_EXITCODE_INTERNAL_ERROR;
 			ex->u.internal.kvm_exit_reason = run->exit_reason;

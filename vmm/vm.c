@@ -453,7 +453,7 @@ void vm_get_stats(struct vm *vm, struct vm_stats *st)
 	st->startup_dropped = __atomic_load_n(&vm->st_startup_dropped, __ATOMIC_RELAXED);
 	st->init_ignored = __atomic_load_n(&vm->st_init_ignored, __ATOMIC_RELAXED);
 	st->ipi_ignored = __atomic_load_n(&vm->st_ipi_ignored, __ATOMIC_RELAXED);
-	st->int3_completed = __atomic_load_n(&vm->st_int3_completed, __ATOMIC_RELAXED);
+	st->insn_completed = __atomic_load_n(&vm->st_insn_completed, __ATOMIC_RELAXED);
 }
 
 void vm_never_ran_report(struct vm *vm, vm_verdict_fn *fn, void *ctx)

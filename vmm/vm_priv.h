@@ -134,7 +134,7 @@ struct vm {
 
 	/* Statistics. */
 	uint64_t st_ipis, st_startup_dropped, st_init_ignored, st_ipi_ignored; /* (a) */
-	uint64_t st_int3_completed; /* (a) PVM: int3 completed by hyve */
+	uint64_t st_insn_completed; /* (a) PVM: instructions completed by hyve */
 };
 
 /* vm.c */

@@ -32,14 +32,6 @@
 #define IRQ_STUB_LAST 0xfe
 void irq_idt_init(void);
 
-/* Reads/writes EFLAGS.IF */
-static inline bool cpu_if(void)
-{
-	uint32_t fl;
-	__asm__ volatile("pushfl; popl %0" : "=r"(fl));
-	return (fl >> 9) & 1;
-}
-
 /* ---- local APIC: what apic.h lacks (SDM table 10-1) ------------------------ */
 #define APIC_TMR0 0x180
 #define APIC_TIMER_ICR 0x380 /* initial count */
@@ -95,15 +87,19 @@ uint32_t apic_timer_counts(uint32_t us, uint32_t div);
 uint32_t irq_tsc_khz(void);
 uint64_t irq_us_to_cycles(uint64_t us);
 uint64_t irq_cycles_to_us(uint64_t cycles);
-/* Busy-waits us microseconds by the TSC; IF stays as it is (interrupts are
- * taken meanwhile when IF=1). */
+/* Leaves the guest once (an APIC register read) so that the hypervisor can
+ * inject an interrupt that became pending while IF was 0: on KVM-PVM hosts
+ * an STI does not end in an interrupt-window exit (see irq.c). */
+void irq_poke(void);
+/* Busy-waits us microseconds by the TSC, with an irq_poke() every 100 us;
+ * IF stays as it is (interrupts are taken meanwhile when IF=1). */
 void irq_delay_us(uint32_t us);
 /* Halts with IF=1 until *p >= target or timeout_us passed (checked at each
  * wake-up: some interrupt must come for the timeout to be seen). Returns 0
  * when reached, -1 on timeout. IF=0 on return. */
 int irq_halt_until(volatile uint32_t *p, uint32_t target, uint32_t timeout_us);
-/* Polls with PAUSE (IF as the caller has it) until *p >= target or
- * timeout_us passed. 0 when reached, -1 on timeout. */
+/* Polls with PAUSE and irq_poke() (IF as the caller has it) until *p >=
+ * target or timeout_us passed. 0 when reached, -1 on timeout. */
 int irq_spin_until(volatile uint32_t *p, uint32_t target, uint32_t timeout_us);
 
 /* ---- I/O APIC (82093AA) ----------------------------------------------------- */
@@ -192,7 +188,7 @@ uint32_t irq_report(void);
  * irq_tsc_khz(), the counters of smp.h (kick vector), then starts every AP
  * with INIT-SIPI-SIPI into the command service (each AP software-enables
  * its APIC, reports and waits halted with IF=1 for commands). FAIL if an AP
- * does not start. Leaves the BSP with IF=1. Returns N. */
+ * does not start. Returns N with IF=0 on the BSP. */
 uint32_t irq_smp_start(uint32_t mbi, enum smp_mode mode);
 /* The same without smp_init(): the BSP's local APIC stays as reset left it
  * (software-disabled, LINT0 ExtINT); the APs are started through its ICR.
@@ -200,15 +196,18 @@ uint32_t irq_smp_start(uint32_t mbi, enum smp_mode mode);
 uint32_t irq_smp_start_apic_untouched(uint32_t mbi);
 extern uint32_t irq_ncpus;
 
-/* Runs fn(id, arg) on CPU id (an AP through its mailbox and a kick IPI; the
- * BSP directly) and waits for it to finish. Returns its problem count, or 1
- * (recorded) if the AP did not finish in time. */
+/* Runs fn(id, arg) on CPU id (an AP through its mailbox and a kick IPI,
+ * vector SMP_VEC_KICK: an AP's TPR must stay below 0x40 between commands;
+ * the BSP directly) and waits for it to finish: halted with IF=1 and a 10 ms
+ * watchdog on its APIC timer when its APIC is enabled, else polling. fn
+ * starts with IF=0. Returns its problem count, or 1 (recorded) if the AP did
+ * not finish within 20 s; IF=0 on return. */
 int irq_on_cpu(uint32_t id, irq_cpu_fn fn, uint32_t arg);
 /* Starts fn on CPU id (an AP) without waiting; irq_wait_cpu() waits. */
 void irq_start_on_cpu(uint32_t id, irq_cpu_fn fn, uint32_t arg);
 int irq_wait_cpu(uint32_t id);
 /* Runs fn on every CPU at once (the BSP too) and waits for all; returns
- * the sum of the problem counts. */
+ * the sum of the problem counts; IF=0 on return. */
 int irq_on_all(irq_cpu_fn fn, uint32_t arg);
 
 #endif

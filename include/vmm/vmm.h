@@ -145,7 +145,7 @@ int vm_vcpu_dump(struct vcpu *vcpu, char *buf, size_t len);
 struct vm_stats {
 	uint32_t configured, allocated, started; /* vCPUs */
 	uint64_t ipis, startup_dropped, init_ignored, ipi_ignored;
-	uint64_t int3_completed; /* int3 instructions hyve completed for a KVM-PVM host */
+	uint64_t insn_completed; /* instructions hyve completed for a KVM-PVM host */
 };
 void vm_get_stats(struct vm *vm, struct vm_stats *st);
 /* For every configured vCPU that never ran guest code, a one-line reason. */

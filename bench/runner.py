@@ -1,0 +1,554 @@
+#!/usr/bin/env python3
+"""runner.py: hyve's benchmarks side by side with QEMU (issue 6); started by bench/run.
+
+Boots the benchmark guests of bench/guests under every configuration,
+interleaved (one repetition of every configuration, then the next) so that a
+change of the host's load spreads over all columns alike, and prints one table
+of medians, spreads and hyve/QEMU ratios. The table also goes to
+BUILD/bench/results.md, every raw figure to BUILD/bench/results.json.
+
+Configurations: hyve with --ap-startup=ipi-exit (the default) and =spinup-ap;
+QEMU -accel kvm with its in-kernel irqchip, and with -machine
+kernel-irqchip=off (QEMU's user-space APIC). A configuration that cannot run a
+figure gets the error in its cell, is not tried again for that figure, and the
+other columns still compare.
+"""
+
+import argparse
+import json
+import os
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QBOOT = "/usr/share/qemu/qboot.rom"
+GUEST_PASS_STATUS = 33  # debug-exit (0x10 << 1) | 1
+GUEST_SKIP_STATUS = 37
+AP_SIZES = (2, 4, 16, 64)
+EXIT_OPS = (
+    ("loop", "empty loop iteration (the guest's own cost per operation)"),
+    ("cpuid", "CPUID (exit handled inside KVM)"),
+    ("port_out", "OUTB to unclaimed port 0x1234"),
+    ("xapic_read", "xAPIC MMIO read 0xfee00030"),
+    ("x2apic_rdmsr", "x2APIC RDMSR 0x803"),
+)
+MEM_CASES = (
+    # key, cpus, running, label
+    ("cfg1", 1, 1, "1 vCPU configured"),
+    ("cfg64_run1", 64, 1, "64 configured, only the BSP running"),
+    ("cfg1024_run1", 1024, 1, "1024 configured, only the BSP running"),
+    ("cfg64_run64", 64, 64, "64 configured, all 64 running"),
+)
+
+
+# ---- configurations ---------------------------------------------------------
+
+class Config:
+    """One way to run a guest: a VMM and its options."""
+
+    def __init__(self, key, label, kind, extra):
+        self.key, self.label, self.kind, self.extra = key, label, kind, extra
+
+    def argv(self, opts, elf, cpus, append, timeout):
+        if self.kind == "hyve":
+            cmd = [opts.hyve, f"--timeout={int(timeout)}", "--cpus", str(cpus)] + self.extra
+            if append:
+                cmd += ["--append", append]
+            return cmd + [elf]
+        cmd = ["qemu-system-x86_64"] + opts.firmware + [
+            "-accel", "kvm", "-smp", str(cpus), "-m", "256", "-nographic", "-no-reboot",
+            "-net", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"] + self.extra
+        cmd += ["-kernel", elf]
+        if append:
+            cmd += ["-append", append]
+        return cmd
+
+
+HYVE_IPI = Config("hyve", "hyve (ipi-exit)", "hyve", ["--ap-startup=ipi-exit"])
+HYVE_SPIN = Config("hyve_spinup", "hyve (spinup-ap)", "hyve", ["--ap-startup=spinup-ap"])
+QEMU_KVM = Config("qemu", "QEMU kvm", "qemu", [])
+QEMU_UAPIC = Config("qemu_uapic", "QEMU kvm, kernel-irqchip=off", "qemu", ["-machine", "kernel-irqchip=off"])
+ALL_CONFIGS = (HYVE_IPI, HYVE_SPIN, QEMU_KVM, QEMU_UAPIC)
+
+
+# ---- running one guest ------------------------------------------------------
+
+class Run:
+    """What one boot gave: exit status, console lines, BENCH records, stderr."""
+
+    def __init__(self):
+        self.status = None
+        self.timed_out = False
+        self.lines = []
+        self.err = []
+        self.records = []
+        self.rss_kib = None
+        self.elapsed = 0.0
+
+
+def parse_record(line):
+    """'BENCH kind k=v ...' -> (kind, {k: v}) or None."""
+    if not line.startswith("BENCH "):
+        return None
+    words = line.split()
+    if len(words) < 2:
+        return None
+    fields = {}
+    for w in words[2:]:
+        k, _, v = w.partition("=")
+        fields[k] = v
+    return words[1], fields
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def run_guest(cmd, timeout, ready=None, settle=0.3):
+    """Runs cmd (its own process group, stdin closed) until it ends or timeout
+    seconds pass (then SIGKILL: a hung QEMU ignores SIGTERM). With ready (a
+    BENCH kind), samples the VMM's RSS `settle` s after that record appears
+    and kills it."""
+    r = Run()
+    t0 = time.monotonic()
+    try:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True, cwd=ROOT)
+    except OSError as e:
+        r.status = -1
+        r.err.append(f"cannot start {cmd[0]}: {e}")
+        return r
+    bufs = {p.stdout.fileno(): b"", p.stderr.fileno(): b""}
+    open_fds = set(bufs)
+    ready_at = None
+    while open_fds:
+        now = time.monotonic()
+        if now - t0 > timeout:
+            r.timed_out = True
+            break
+        if ready_at is not None and now >= ready_at:
+            r.rss_kib = rss_kib(p.pid)
+            break
+        wait = min(0.1, max(0.0, timeout - (now - t0)))
+        rl, _, _ = select.select(list(open_fds), [], [], wait)
+        for fd in rl:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_fds.discard(fd)
+                continue
+            bufs[fd] += chunk
+            *done, bufs[fd] = bufs[fd].split(b"\n")
+            for raw in done:
+                line = raw.decode("utf-8", "replace").replace("\r", "").strip()
+                if fd == p.stdout.fileno():
+                    r.lines.append(line)
+                    rec = parse_record(line)
+                    if rec:
+                        r.records.append(rec)
+                        if ready and rec[0] == ready and ready_at is None:
+                            ready_at = time.monotonic() + settle
+                elif len(r.err) < 200:
+                    r.err.append(line)
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    r.status = p.wait()
+    for fd, rest in bufs.items():
+        if rest and fd == p.stdout.fileno():
+            r.lines.append(rest.decode("utf-8", "replace").replace("\r", "").strip())
+    p.stdout.close()
+    p.stderr.close()
+    r.elapsed = time.monotonic() - t0
+    return r
+
+
+def describe_failure(r):
+    """One line saying why a run gave no figure."""
+    guest = [ln for ln in r.lines if ln and not ln.startswith("BENCH info")]
+    errs = [ln.replace("qemu-system-x86_64: ", "") for ln in r.err if ln and "warning" not in ln]
+    last_guest = guest[-1] if guest else "(no console output)"
+    if r.timed_out:
+        return f"hung: killed after {r.elapsed:.0f} s (last console line: {last_guest})"
+    if r.status == GUEST_SKIP_STATUS:
+        skip = [ln for ln in r.lines if ln.startswith("SKIP")]
+        return skip[-1] if skip else "guest skipped"
+    why = errs[-1] if errs else last_guest
+    return f"exit status {r.status}: {why}"
+
+
+# ---- figures ----------------------------------------------------------------
+
+class Figures:
+    """Raw values per (figure, configuration), errors, and each
+    configuration's TSC frequency (the guest's when it could tell)."""
+
+    def __init__(self, host_khz):
+        self.host_khz = host_khz
+        self.values = {}
+        self.errors = {}
+        self.guest_khz = {}
+        self.runs = 0
+        self.seconds = {}
+        self.hung = set()
+
+    def add(self, fig, cfg, value):
+        self.values.setdefault(fig, {}).setdefault(cfg.key, []).append(value)
+
+    def fail(self, fig, cfg, msg):
+        self.errors.setdefault(fig, {})[cfg.key] = msg
+
+    def failed(self, fig, cfg):
+        return cfg.key in self.errors.get(fig, {})
+
+    def get(self, fig, cfg):
+        return self.values.get(fig, {}).get(cfg.key, [])
+
+    def khz(self, cfg):
+        return self.guest_khz.get(cfg.key) or self.host_khz
+
+    def note_run(self, cfg, r):
+        self.runs += 1
+        self.seconds[cfg.key] = self.seconds.get(cfg.key, 0.0) + r.elapsed
+        for kind, f in r.records:
+            if kind == "info" and int(f.get("tsc_khz", "0") or 0):
+                self.guest_khz[cfg.key] = int(f["tsc_khz"])
+
+
+def boot(opts, figs, cfg, guest, cpus, append, timeout, ready=None):
+    elf = os.path.join(opts.build, "bench", guest + ".elf")
+    r = run_guest(cfg.argv(opts, elf, cpus, append, timeout), timeout + 5, ready=ready)
+    figs.note_run(cfg, r)
+    if opts.verbose:
+        print(f"    {cfg.label:32} {guest} cpus={cpus} {append or ''}: status {r.status}, "
+              f"{r.elapsed:.1f} s, {len(r.records)} records", flush=True)
+    return r
+
+
+def take(figs, cfg, r, fig, rec, value):
+    """Records the figure rec gave (a figure printed before a hang still
+    counts), or the reason there is none."""
+    if rec is None:
+        figs.fail(fig, cfg, describe_failure(r))
+    elif "skip" in rec:
+        figs.fail(fig, cfg, "not available: " + rec["skip"].replace("-", " "))
+    else:
+        figs.add(fig, cfg, value(rec))
+
+
+def bench_apboot(opts, figs, configs, rep):
+    for n in opts.sizes:
+        fig = ("ap_bringup", n)
+        for cfg in configs:
+            if figs.failed(fig, cfg):
+                continue
+            r = boot(opts, figs, cfg, "bench_apboot", n, None, opts.timeout)
+            rec = next((f for k, f in r.records if k == "ap_bringup"), None)
+            take(figs, cfg, r, fig, rec, lambda f: int(f["cycles"]))
+
+
+def bench_exit(opts, figs, configs, rep):
+    for cfg in configs:
+        if figs.failed(("exit", "loop"), cfg):
+            continue
+        r = boot(opts, figs, cfg, "bench_exit", 1, None, opts.timeout)
+        recs = {f["op"]: f for k, f in r.records if k == "exit"}
+        for op, _ in EXIT_OPS:
+            take(figs, cfg, r, ("exit", op), recs.get(op), lambda f: int(f["cycles"]) / int(f["n"]))
+
+
+def bench_ipi(opts, figs, configs, rep):
+    timeout = opts.timeout * 3
+    for apic in ("xapic", "x2apic"):
+        for cfg in configs:
+            figs_here = [("ipi_rtt", apic, w) for w in ("spin", "halt")]
+            # A boot that hung is not tried again, even if it gave a figure
+            # before it hung (each try costs the whole timeout).
+            if all(figs.failed(f, cfg) for f in figs_here) or (apic, cfg.key) in figs.hung:
+                continue
+            r = boot(opts, figs, cfg, "bench_ipi", 2, "x2apic" if apic == "x2apic" else None, timeout)
+            if r.timed_out:
+                figs.hung.add((apic, cfg.key))
+            recs = {f["wait"]: f for k, f in r.records if k == "ipi_rtt"}
+            for fig in figs_here:
+                if not figs.failed(fig, cfg):
+                    take(figs, cfg, r, fig, recs.get(fig[2]), lambda f: int(f["cycles"]) / int(f["n"]))
+
+
+def bench_mem(opts, figs, configs, rep):
+    for key, cpus, running, _ in MEM_CASES:
+        fig = ("mem", key)
+        for cfg in configs:
+            if figs.failed(fig, cfg):
+                continue
+            r = boot(opts, figs, cfg, "bench_mem", cpus, f"run={running}", opts.timeout, ready="mem_ready")
+            if r.rss_kib is not None:
+                figs.add(fig, cfg, r.rss_kib)
+            else:
+                figs.fail(fig, cfg, describe_failure(r))
+
+
+# ---- the table --------------------------------------------------------------
+
+def fmt_num(x):
+    """3 significant digits with k/M/G."""
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{suf}"
+    return f"{x:.3g}"
+
+
+def fmt_time_ns(ns):
+    for div, unit in ((1e9, "s"), (1e6, "ms"), (1e3, "µs")):
+        if ns >= div:
+            return f"{ns / div:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def stats(vals):
+    """Median, and the spread: half the interquartile range in % of the
+    median (robust to the odd run a busy 2-core host preempts)."""
+    med = statistics.median(vals)
+    if len(vals) < 2 or not med:
+        return med, 0.0
+    q1, _, q3 = statistics.quantiles(vals, n=4, method="inclusive")
+    return med, (q3 - q1) / 2 / med * 100
+
+
+class Cell:
+    def __init__(self, text, median=None):
+        self.text, self.median = text, median
+
+
+def n_note(vals, planned):
+    """The count of runs, when fewer than planned gave a figure."""
+    return f" (n={len(vals)})" if len(vals) != planned else ""
+
+
+def error_cell(figs, fig, cfg):
+    err = figs.errors.get(fig, {}).get(cfg.key)
+    if not err:
+        return Cell("—")
+    if err.startswith(("not available", "SKIP")):
+        return Cell(err)
+    return Cell("FAILED: " + err)
+
+
+def time_cell(figs, fig, cfg):
+    vals = figs.get(fig, cfg)
+    if not vals:
+        return error_cell(figs, fig, cfg)
+    med, spread = stats(vals)
+    ns = med * 1e6 / figs.khz(cfg)
+    return Cell(f"{fmt_num(med)} cyc = {fmt_time_ns(ns)} ±{spread:.0f}%{n_note(vals, figs.planned[fig[0]])}", med)
+
+
+def mem_cell(figs, fig, cfg):
+    vals = figs.get(fig, cfg)
+    if not vals:
+        return error_cell(figs, fig, cfg)
+    med, spread = stats(vals)
+    return Cell(f"{med / 1024:.1f} MiB ±{spread:.0f}%{n_note(vals, figs.planned['mem'])}", med)
+
+
+def ratio(a, b):
+    if a is None or b is None or a <= 0 or b <= 0:
+        return "—"
+    return f"{a / b:.2f}"
+
+
+def table_rows(figs, configs):
+    """(section, label, cells per config, ratio vs QEMU kvm, ratio vs QEMU uAPIC)."""
+    have = {c.key for c in configs}
+    rows = []
+    runs = {k: f" (median of {n} runs)" for k, n in figs.planned.items()}
+
+    def add(section, label, cells, hyve_keys):
+        def r(q):
+            if q not in have:
+                return "—"
+            parts = [ratio(cells[h].median, cells[q].median) for h in hyve_keys if h in have]
+            return " / ".join(parts) if parts else "—"
+        rows.append((section, label, cells, r("qemu"), r("qemu_uapic")))
+
+    for n in figs.sizes:
+        cells = {c.key: time_cell(figs, ("ap_bringup", n), c) for c in configs}
+        add("AP bring-up: TSC from the first INIT to the last AP's check-in" + runs["ap_bringup"], f"{n} vCPUs", cells, ["hyve", "hyve_spinup"])
+    for op, label in EXIT_OPS if "exit" in figs.only else ():
+        cells = {c.key: time_cell(figs, ("exit", op), c) for c in configs}
+        cells["hyve_spinup"] = Cell("(same as ipi-exit)")
+        add("Exit cost: one operation, timed over a loop of 2000" + runs["exit"], label, cells, ["hyve"])
+    for apic in ("xapic", "x2apic") if "ipi" in figs.only else ():
+        for wait, wl in (("spin", "receiver spins (IF=1)"), ("halt", "receiver halted (sti; hlt)")):
+            cells = {c.key: time_cell(figs, ("ipi_rtt", apic, wait), c) for c in configs}
+            cells["hyve_spinup"] = Cell("(same as ipi-exit)")
+            add("IPI round trip between 2 vCPUs, 500 round trips" + runs["ipi_rtt"], f"{apic}, {wl}", cells, ["hyve"])
+    if "mem" not in figs.only:
+        return rows
+    mem_cfgs = ("hyve", "qemu")
+    mem = "Memory: the VMM's resident set size (VmRSS), guest RAM 256 MiB" + runs["mem"]
+    med = {}
+    for key, _, _, label in MEM_CASES:
+        cells = {}
+        for c in configs:
+            if c.key in mem_cfgs:
+                cells[c.key] = mem_cell(figs, ("mem", key), c)
+                med[(key, c.key)] = cells[c.key].median
+            else:
+                cells[c.key] = Cell("not measured")
+        add(mem, label, cells, ["hyve"])
+    # No ratio for the second: QEMU pays for a vCPU when it is configured, so
+    # its figure there is noise around 0.
+    for base, label, ratio_of in (("cfg1", "per vCPU: (64 configured and running − 1 configured) / 63", ["hyve"]),
+                                  ("cfg64_run1", "per running vCPU: (64 running − 64 configured, BSP only) / 63", [])):
+        cells = {}
+        for c in configs:
+            a, b = med.get(("cfg64_run64", c.key)), med.get((base, c.key))
+            if c.key not in mem_cfgs:
+                cells[c.key] = Cell("not measured")
+            elif a is None or b is None:
+                cells[c.key] = Cell("—")
+            else:
+                cells[c.key] = Cell(f"{(a - b) / 63:.0f} KiB", (a - b) / 63)
+        add(mem, label, cells, ratio_of)
+    # hyve's configured, never-run vCPU costs a few bytes: below RSS's
+    # page-granular noise, so the noise is printed next to it.
+    v1024, v1 = figs.get(("mem", "cfg1024_run1"), HYVE_IPI), figs.get(("mem", "cfg1"), HYVE_IPI)
+    if "hyve" in have and v1024 and v1:
+        diff = (statistics.median(v1024) - statistics.median(v1)) * 1024 / 1023
+        noise = max(max(v) - min(v) for v in (v1024, v1)) * 1024 / 1023
+        cells = {c.key: Cell("not measured") for c in configs}
+        cells["hyve"] = Cell(f"{diff:.0f} bytes (run-to-run RSS noise: {noise:.0f} bytes per vCPU)")
+        cells["qemu"] = Cell("n/a (QEMU creates every configured vCPU)")
+        add(mem, "per configured, never-run vCPU: (1024 configured, BSP only − 1 configured) / 1023", cells, ["hyve"])
+    return rows
+
+
+def render(figs, configs, header):
+    rows = table_rows(figs, configs)
+    keys = {c.key for c in configs}
+    ratio_cols = [i for i, q in enumerate(("qemu", "qemu_uapic")) if q in keys]
+    cols = [c.label for c in configs] + [("hyve/QEMU kvm", "hyve/QEMU kernel-irqchip=off")[i] for i in ratio_cols]
+    md = list(header) + [""]
+    section = None
+    for sec, label, cells, r1, r2 in rows:
+        if sec != section:
+            section = sec
+            md += ["", f"**{sec}**", "", "| figure | " + " | ".join(cols) + " |",
+                   "|---|" + "---|" * len(cols)]
+        vals = [cells[c.key].text.replace("|", "/") for c in configs]
+        vals += [(r1, r2)[i] for i in ratio_cols]
+        md.append(f"| {label} | " + " | ".join(vals) + " |")
+    md += ["", "Cells: median of the runs the section title gives (n= when fewer gave a figure), then ± half "
+           "the interquartile range in % of the median; "
+           "cycles are TSC cycles, converted with each configuration's TSC frequency. "
+           "Ratios: hyve's median over QEMU's (below 1: hyve is faster or smaller); "
+           "AP bring-up rows give ipi-exit / spinup-ap."]
+    return "\n".join(md) + "\n"
+
+
+# ---- main -------------------------------------------------------------------
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine_header(opts, host_khz):
+    model = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-").strip()
+    pvm = os.path.isdir("/sys/module/kvm_pvm")
+    qemu = sh("qemu-system-x86_64 --version | head -1") if opts.qemu else "not run (--no-qemu)"
+    fw = "qboot (" + QBOOT + ")" if opts.firmware else "SeaBIOS (QEMU's default)"
+    return [
+        f"- host: {sh('nproc')} CPUs, {model}; kernel {sh('uname -sr')}; "
+        f"/dev/kvm: {'KVM-PVM (kvm_pvm module: guest CPL0 code is emulated)' if pvm else 'KVM'}",
+        f"- host TSC: {host_khz / 1000:.1f} MHz (bench/tsc_khz.c); load average at start: {opts.load0}",
+        f"- QEMU: {qemu}; firmware {fw}",
+        f"- hyve: {opts.hyve} ({sh('cd ' + ROOT + ' && git rev-parse --short HEAD')}"
+        f"{'+dirty' if sh('cd ' + ROOT + ' && git status --porcelain') else ''})",
+    ]
+
+
+def main():
+    ap = argparse.ArgumentParser(description="hyve vs QEMU benchmarks (issue 6)")
+    ap.add_argument("--build", default="build", help="build folder (default build)")
+    ap.add_argument("--reps", type=int, default=15, help="repetitions of the AP bring-up and exit figures "
+                    "(default 15)")
+    ap.add_argument("--ipi-reps", type=int, default=7, help="repetitions of the IPI figures (default 7)")
+    ap.add_argument("--mem-reps", type=int, default=5, help="repetitions of each memory figure (default 5)")
+    ap.add_argument("--only", default="apboot,exit,ipi,mem", help="comma list of apboot,exit,ipi,mem")
+    ap.add_argument("--sizes", default=",".join(map(str, AP_SIZES)), help="AP bring-up vCPU counts")
+    ap.add_argument("--no-qemu", dest="qemu", action="store_false", help="hyve only")
+    ap.add_argument("--seabios", action="store_true", help="boot QEMU with SeaBIOS instead of qboot")
+    ap.add_argument("--timeout", type=float, default=20, help="seconds before a boot counts as hung (default 20; "
+                    "IPI runs get 3x)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="one line per boot")
+    opts = ap.parse_args()
+    opts.build = os.path.abspath(os.path.join(ROOT, opts.build))
+    opts.hyve = os.path.join(opts.build, "hyve")
+    opts.sizes = [int(s) for s in opts.sizes.split(",") if s]
+    opts.firmware = [] if opts.seabios or not os.path.exists(QBOOT) else ["-bios", QBOOT]
+    opts.load0 = open("/proc/loadavg").read().split()[0]
+    only = set(opts.only.split(","))
+
+    tsc_tool = os.path.join(opts.build, "bench", "tsc-khz")
+    host_khz = float(subprocess.run([tsc_tool], capture_output=True, text=True, check=True).stdout)
+    figs = Figures(host_khz)
+    figs.sizes = opts.sizes if "apboot" in only else []
+    figs.only = only
+    figs.planned = {"ap_bringup": opts.reps, "exit": opts.reps, "ipi_rtt": opts.ipi_reps, "mem": opts.mem_reps}
+    configs = [c for c in ALL_CONFIGS if opts.qemu or c.kind == "hyve"]
+    t0 = time.monotonic()
+    header = ["hyve vs QEMU (make bench)", ""] + machine_header(opts, host_khz)
+    print("\n".join(header), flush=True)
+
+    plan = [("apboot", bench_apboot, configs, opts.reps),
+            ("exit", bench_exit, [c for c in configs if c is not HYVE_SPIN], opts.reps),
+            ("ipi", bench_ipi, [c for c in configs if c is not HYVE_SPIN], opts.ipi_reps),
+            ("mem", bench_mem, [c for c in configs if c in (HYVE_IPI, QEMU_KVM)], opts.mem_reps)]
+    for name, fn, cfgs, reps in plan:
+        if name not in only:
+            continue
+        for rep in range(reps):
+            print(f"  {name}: repetition {rep + 1} of {reps} ({time.monotonic() - t0:.0f} s)", flush=True)
+            fn(opts, figs, cfgs, rep)
+
+    elapsed = time.monotonic() - t0
+    load1 = open("/proc/loadavg").read().split()[0]
+    header.append(f"- {figs.runs} boots in {elapsed:.0f} s; load average at the end: {load1}")
+    out = render(figs, configs, header)
+    print()
+    print(out)
+    os.makedirs(os.path.join(opts.build, "bench"), exist_ok=True)
+    with open(os.path.join(opts.build, "bench", "results.md"), "w") as f:
+        f.write(out)
+    raw = {
+        "host_tsc_khz": host_khz,
+        "guest_tsc_khz": figs.guest_khz,
+        "values": {"/".join(map(str, k)): v for k, v in figs.values.items()},
+        "errors": {"/".join(map(str, k)): v for k, v in figs.errors.items()},
+        "seconds_per_config": figs.seconds,
+        "elapsed_s": elapsed,
+    }
+    with open(os.path.join(opts.build, "bench", "results.json"), "w") as f:
+        json.dump(raw, f, indent=1)
+    print(f"bench: results in {os.path.join(opts.build, 'bench', 'results.md')} and results.json", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+# tests/guest/cases_irq.sh: interrupts and timers (issue 4), sourced by tests/run-tests.
+#
+# One guest per subject (guests/irq_*.c, runtime in guests/lib/irq.{h,c});
+# each runs under both AP start-up protocols, with --cpus 1/2/4 where more
+# CPUs change what is tested (every per-CPU test runs on all CPUs at once),
+# and in x2APIC mode ("--append x2apic") where the APIC mode matters.
+# Guests print "PASS" and exit 0x10 (status 33), or list their problems
+# ("cpu N: ...") and "FAIL: ..." (35). Time bounds inside the guests are
+# generous lower bounds (a timer never fires early) plus sanity upper bounds:
+# the development hosts are slow, shared and can stall a vCPU for
+# milliseconds. Cost: 64 runs, about 15-25 s.
+#
+#   irq_lapic_periodic  periodic LAPIC timer, 50 ticks on every CPU
+#   irq_lapic_oneshot   one-shot (divides 1 2 16 128, TMCCR, masking, stop,
+#                       restart) and TSC-deadline (MSR 0x6e0) on every CPU
+#   irq_tpr             TPR masking, PPR, delivery order of pending vectors
+#   irq_nest            nested interrupts, ISR bits, EOI order
+#   irq_ipi_storm       fixed IPI ping-pong per ordered pair, all-to-all storm
+#   irq_nmi_lowpri      NMI IPIs (also to CPUs halted with IF=0), lowest priority
+#   irq_self_ipi        ICR SELF shorthand, ICR own ID, x2APIC SELF IPI MSR
+#   irq_ioapic          I/O APIC: PIT on pin 2, COM1 THRE on pin 4, level
+#                       lines with Remote IRR (pc-testdev), edge, logical,
+#                       lowest priority, broadcast
+#   irq_pic             8259 pair only: PIT IRQ0, RTC IRQ8, edge and ELCR level
+#   irq_clocks          ACPI PM timer against the TSC, RTC registers
+
+: "${G:?cases_irq.sh: the harness must set G to the guests build dir}"
+
+IRQ_PASS=33
+IRQ_TMO=(--timeout 60)
+
+# irq_case GUEST MODE CPUS [--out RE]...: one run under each AP start-up
+# protocol. MODE is xapic or x2apic (passed as --append x2apic).
+irq_case() {
+	local g=$1 mode=$2 n=$3 app=()
+	shift 3
+	[ "$mode" = x2apic ] && app=(--append x2apic)
+	local proto
+	for proto in ipi-exit spinup-ap; do
+		t "$g/$mode/$proto/cpus=$n" "$IRQ_PASS" --out '^PASS' --not-out '^FAIL' --not-out '^cpu [0-9]+: ' "$@" \
+			-- "${IRQ_TMO[@]}" --cpus "$n" --ap-startup="$proto" "${app[@]}" "$G/$g.elf"
+	done
+}
+
+for n in 1 2 4; do
+	irq_case irq_lapic_periodic xapic "$n" --out "periodic: $((50 * n)) ticks on $n CPUs, $((50 * n)) expected"
+	irq_case irq_lapic_oneshot xapic "$n" --out 'tsc-deadline: tested' \
+		--out "restart: $((7 * n)) interrupts on $n CPUs, $((7 * n)) expected"
+	irq_case irq_tpr xapic "$n" --out 'order: e4 93 75 6a 62 51 \| e4 93 75 6a 62 51 '
+	irq_case irq_nest xapic "$n" \
+		--out 'events: LOW begins, HIGH, LOW ends, SAME \| LOW begins, MID begins, TOP, MID ends, LOW ends'
+	irq_case irq_ioapic xapic "$n" --out 'ioapic: id 0, version 0x11, 24 pins' \
+		--out "pit: pin 2 routed to CPUs 0..$((n < 4 ? n - 1 : 3)) in turn, 20 ticks each" \
+		--out '^uart-irq: this line was sent by the COM1 THR-empty interrupt handler' \
+		--out 'uart: 69 bytes sent from 70 THRE interrupts' --out 'active-low pin 11' \
+		--out 'edge: masked edge lost, then 2 interrupts for 2 rising edges'
+done
+irq_case irq_lapic_periodic x2apic 4 --out 'periodic: 200 ticks on 4 CPUs, 200 expected'
+irq_case irq_lapic_oneshot x2apic 2 --out 'tsc-deadline: tested'
+irq_case irq_tpr x2apic 2 --out 'order: e4 93 75 6a 62 51 \| e4 93 75 6a 62 51 '
+irq_case irq_nest x2apic 2 --out 'events: LOW begins, HIGH, LOW ends, SAME \|'
+
+# fixed IPIs between CPUs: the counts are exact
+for n in 2 4; do
+	pairs=$((n * (n - 1)))
+	irq_case irq_ipi_storm xapic "$n" --out "ping-pong: $((5 * pairs)) pings and as many pongs" \
+		--out "storm: $((50 * pairs)) interrupts taken, $((50 * pairs)) expected"
+done
+irq_case irq_ipi_storm x2apic 4 --out 'storm: 600 interrupts taken, 600 expected'
+
+# NMI on every CPU; lowest priority with 2+ CPUs (one round per CPU + a tie)
+irq_case irq_nmi_lowpri xapic 1 --out 'nmi: 1 NMIs taken on 1 CPUs'
+for n in 2 4; do
+	irq_case irq_nmi_lowpri xapic "$n" --out "nmi: $n NMIs taken on $n CPUs \(AP 1 and the BSP halted with IF=0\)" \
+		--out "lowprio: $((n + 1)) of $((n + 1)) IPIs taken by the one CPU with the lowest TPR"
+done
+
+for n in 1 4; do
+	irq_case irq_self_ipi xapic "$n" --out "self-IPI \(ICR SELF, ICR own ID\): $((3 * n)) interrupts"
+	irq_case irq_self_ipi x2apic "$n" --out "self-IPI \(MSR 0x83f, ICR SELF, ICR own ID\): $((4 * n)) interrupts"
+done
+
+# 8259 only: the BSP's APIC stays as reset left it; an AP must get nothing
+for n in 1 2; do
+	irq_case irq_pic xapic "$n" --out 'BSP APIC SVR ff LINT0 700 \(untouched\)' \
+		--out 'irq0: [0-9]+ PIT ticks through the PIC' \
+		--out 'irq8: [0-9]+ RTC periodic interrupts through the slave PIC' \
+		--out 'irq5: 2 interrupts for 2 rising edges; irq10 \(level, ELCR\): 3 interrupts'
+done
+
+irq_case irq_clocks xapic 1 --out 'pm timer at 0x608: ' --out 'rtc: 20[2-9][0-9]-[01][0-9]-[0-3][0-9] ' \
+	--out 'rtc: seconds stepped'
