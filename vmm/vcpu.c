@@ -44,6 +44,32 @@ void vcpu_lapic_timer_fired(void *arg)
 		vcpu_notify(v);
 }
 
+/* KVM-PVM's interrupt-window exit is not instruction-exact: an interrupt that
+ * became pending while IF=0 would wait for the vCPU's next exit after STI,
+ * often milliseconds later. While a window is requested there, a host timer
+ * kicks the vCPU every PVM_WINDOW_POLL_NS so the window is re-checked. On
+ * VMX/SVM hosts the window exit is exact and this never arms. */
+#define PVM_WINDOW_POLL_NS 100000ULL
+
+void vcpu_window_timer_fired(void *arg)
+{
+	struct vcpu *v = arg;
+	vcpu_notify(v);
+}
+
+static void pvm_window_poll(struct vcpu *v)
+{
+	if (!v->vm->pvm)
+		return;
+	if (v->run->request_interrupt_window) {
+		vm_timer_arm(v->vm, &v->window_timer, vm_now_ns() + PVM_WINDOW_POLL_NS);
+		v->window_armed = true;
+	} else if (v->window_armed) {
+		vm_timer_disarm(v->vm, &v->window_timer);
+		v->window_armed = false;
+	}
+}
+
 void vcpu_timer_arm(void *ctx, uint64_t deadline_ns)
 {
 	struct vcpu *v = ctx;
@@ -430,6 +456,7 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 			continue;
 		if ((r = inject(v)) < 0)
 			return r;
+		pvm_window_poll(v);
 
 		__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
 		r = kvm_vcpu_run(v->fd);

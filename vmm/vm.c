@@ -169,6 +169,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		goto fail;
 	}
 	vm->phys_bits = cpuid_phys_bits(vm->cpuid->entries, vm->cpuid->nent);
+	vm->pvm = vm_host_is_pvm();
 	if ((r = vm_irq_init(vm)) < 0) {
 		snprintf(err, errlen, "cannot create the I/O APIC");
 		goto fail;
@@ -333,6 +334,7 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 	if (r < 0)
 		goto fail;
 	vm_timer_init(&v->lapic_timer, vcpu_lapic_timer_fired, v);
+	vm_timer_init(&v->window_timer, vcpu_window_timer_fired, v);
 	v->lapic_ops = (struct vlapic_ops){.ctx = v, .icr_write = vcpu_icr_write, .eoi = vcpu_eoi,
 					   .timer_arm = vcpu_timer_arm, .timer_disarm = vcpu_timer_disarm,
 					   .now_ns = vcpu_now_ns, .guest_tsc = vcpu_guest_tsc,

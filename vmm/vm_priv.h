@@ -81,6 +81,8 @@ struct vcpu {
 	bool exit_pending;        /* (o) pending_exit must be returned before re-entry */
 	struct vm_exit pending_exit; /* (o) */
 	struct vm_timer lapic_timer; /* (c) the vLAPIC timer's host timer */
+	struct vm_timer window_timer; /* (c) PVM: re-check an open interrupt window */
+	bool window_armed;        /* (o) window_timer is armed */
 	int64_t tsc_offset;       /* (c) guest TSC - host TSC */
 	cpuset_t spinup_pending;  /* (o) legacy protocol: APs still to report as SPINUP_AP */
 	uint64_t spinup_rip;      /* (o) */
@@ -99,6 +101,7 @@ struct vm {
 	vm_trace_fn *trace;       /* (c) */
 	struct vm_timers *timers; /* (c) host timer service */
 	uint32_t tsc_khz;         /* (c) guest TSC frequency */
+	bool pvm;                 /* (c) KVM-PVM host (see vcpu.c, PVM_WINDOW_POLL_NS) */
 	void *trace_ctx;          /* (c) */
 
 	pthread_mutex_t lock;     /* guards (L) */
@@ -157,6 +160,7 @@ bool vcpu_extint_pending(struct vcpu *v);
 
 /* vcpu.c: vlapic_ops callbacks */
 void vcpu_lapic_timer_fired(void *arg);
+void vcpu_window_timer_fired(void *arg);
 void vcpu_timer_arm(void *ctx, uint64_t deadline_ns);
 void vcpu_timer_disarm(void *ctx);
 uint64_t vcpu_now_ns(void *ctx);
