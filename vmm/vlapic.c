@@ -14,6 +14,7 @@
 #define APIC_SVR_WRITABLE (0xffu | APIC_SVR_ENABLE | APIC_SVR_FOCUS_DISABLE | APIC_SVR_EOI_SUPPRESS)
 #define APIC_MAX_LVT 6u          /* 7 LVT entries: CMCI, timer, thermal, PMC, LINT0, LINT1, error */
 #define APIC_NREGS (APIC_PAGE_SIZE / 16)
+#define VLAPIC_TIMER_MAX_OWED 1000 /* periodic ticks kept owed at most (1 s at 1 kHz) */
 
 #define REG(off) ((off) >> 4)
 
@@ -57,6 +58,7 @@ struct vlapic {
 	uint64_t timer_period;        /* (l) initial count * divide in ns; 0: not counting */
 	uint64_t timer_deadline;      /* (l) next expiry; 0: none armed */
 	uint64_t tsc_deadline;        /* (l) IA32_TSC_DEADLINE; 0: disarmed */
+	uint32_t timer_owed;          /* (l) periodic ticks not yet raised (see timer_expire) */
 };
 
 static bool x2mode(const struct vlapic *vl)
@@ -146,6 +148,7 @@ static void timer_arm(struct vlapic *vl, uint64_t deadline)
 
 static void timer_stop(struct vlapic *vl)
 {
+	vl->timer_owed = 0;
 	vl->timer_period = 0;
 	vl->timer_deadline = 0;
 	if (vl->ops && vl->ops->timer_disarm)
@@ -180,6 +183,7 @@ static void timer_start_count(struct vlapic *vl)
 		timer_stop(vl);
 		return;
 	}
+	vl->timer_owed = 0;
 	vl->timer_start = clock_now(vl);
 	vl->timer_period = counts_to_ns(icr, timer_divide(vl));
 	if (!vl->timer_period)
@@ -686,6 +690,12 @@ void vlapic_intr_accepted(struct vlapic *vl, uint8_t vector)
 		bank_set(vl->regs, APIC_OFF_IRR0, vector, false);
 		bank_set(vl->regs, APIC_OFF_ISR0, vector, true);
 		update_ppr(vl);
+		uint32_t lvt = vl->regs[REG(APIC_OFF_LVT_TIMER)];
+		if (vl->timer_owed && (lvt & LVT_VECTOR) == vector && !(lvt & APIC_LVT_MASKED)) {
+			/* The next owed periodic tick: pending again, taken after EOI. */
+			vl->timer_owed--;
+			bank_set(vl->regs, APIC_OFF_IRR0, vector, true);
+		}
 	}
 	pthread_mutex_unlock(&vl->lock);
 }
@@ -736,11 +746,21 @@ static bool timer_expire(struct vlapic *vl, uint64_t now)
 		vl->timer_deadline = 0;
 		irq = timer_deliver(vl);
 	} else if (timer_mode(vl) == TIMER_PERIODIC && vl->timer_period) {
-		irq = timer_deliver(vl);
-		/* Next deadline on the grid of the programmed start, so periodic
-		 * interrupts do not drift; periods missed while the host was busy
-		 * collapse into one IRR bit, as on hardware. */
+		/* Periods that ended while the previous tick was still pending in
+		 * IRR, or while the host did not run us, are not lost: they are
+		 * owed and re-raised one by one as the guest takes each tick (as
+		 * KVM reinjects lost periodic ticks), so a guest counting ticks
+		 * stays exact. The next deadline stays on the grid of the
+		 * programmed start, so the timer never drifts. */
 		uint64_t k = (now - vl->timer_deadline) / vl->timer_period + 1;
+		uint8_t vec = (uint8_t)(vl->regs[REG(APIC_OFF_LVT_TIMER)] & LVT_VECTOR);
+		uint64_t owed = k - 1 + (bank_test(vl->regs, APIC_OFF_IRR0, vec) ? 1 : 0);
+		irq = timer_deliver(vl);
+		if (irq) {
+			vl->timer_owed += owed;
+			if (vl->timer_owed > VLAPIC_TIMER_MAX_OWED)
+				vl->timer_owed = VLAPIC_TIMER_MAX_OWED;
+		}
 		timer_arm(vl, vl->timer_deadline + k * vl->timer_period);
 	} else {
 		vl->timer_deadline = 0; /* one-shot: TMCCR stays 0 */

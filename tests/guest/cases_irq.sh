@@ -90,3 +90,9 @@ done
 
 irq_case irq_clocks xapic 1 --out 'pm timer at 0x608: ' --out 'rtc: 20[2-9][0-9]-[01][0-9]-[0-3][0-9] ' \
 	--out 'rtc: seconds stepped'
+
+# A periodic 1 kHz LAPIC timer does not drift over 10 s of guest time (10000 ticks within 0.5 %).
+for p in ipi-exit spinup-ap; do
+	t "irq_lapic_drift/$p" 33 --out 'drift: [0-9]+ ticks in 10 s \(expected 10000\)' --out '^PASS' \
+		-- --timeout 60 --ap-startup=$p "$G/irq_lapic_drift.elf"
+done

@@ -199,8 +199,45 @@ static void test_tsc_deadline(void)
 	fx_free(f);
 }
 
+/* Periodic ticks that end while one is still pending, or while the host
+ * timer ran late, are owed and re-raised one per accepted tick (no lost
+ * ticks, no drift). */
+static void test_periodic_owed(void)
+{
+	struct fx *f = fx_new();
+	const uint8_t vec = 0x61;
+	wr(f, APIC_OFF_LVT_TIMER, (1u << 17) | vec); /* periodic */
+	wr(f, APIC_OFF_TIMER_ICR, 1000);            /* 1000 ns period */
+	uint64_t start = f->now;
+	f->now = start + 3500; /* the host timer is 2.5 periods late */
+	CHECK(vlapic_timer_fired(f->vl), "owed: late expiry raises the tick");
+	CHECK_EQ(f->armed, start + 4000, "owed: next deadline stays on the grid");
+	unsigned taken = 0;
+	for (int i = 0; i < 10 && vlapic_pending_intr(f->vl) == vec; i++) {
+		vlapic_intr_accepted(f->vl, vec);
+		wr(f, APIC_OFF_EOI, 0);
+		taken++;
+	}
+	CHECK_EQ(taken, 3, "owed: the 3 periods that ended are taken one by one");
+	f->now = start + 4000;
+	CHECK(vlapic_timer_fired(f->vl), "owed: the next period fires on time");
+	f->now = start + 5000;
+	vlapic_timer_fired(f->vl); /* fires while the previous tick is still in IRR */
+	unsigned taken2 = 0;
+	for (int i = 0; i < 10 && vlapic_pending_intr(f->vl) == vec; i++) {
+		vlapic_intr_accepted(f->vl, vec);
+		wr(f, APIC_OFF_EOI, 0);
+		taken2++;
+	}
+	CHECK_EQ(taken2, 2, "owed: a tick that found the previous one pending is owed, not lost");
+	wr(f, APIC_OFF_TIMER_ICR, 0); /* stop: nothing owed any more */
+	CHECK(vlapic_pending_intr(f->vl) < 0, "owed: stopping the timer forgets owed ticks");
+	fx_free(f);
+}
+
 int main(void)
 {
+	test_periodic_owed();
 	test_oneshot();
 	test_late_callback();
 	test_periodic();
