@@ -134,6 +134,17 @@ static void mask_all_lvts(struct vlapic *vl)
 		vl->regs[REG(lvts[i])] |= APIC_LVT_MASKED;
 }
 
+/* Records an error (SDM 10.5.3) and, when the LVT error entry is unmasked,
+ * raises its vector (an error interrupt is fixed and edge-triggered).
+ * Lock held. */
+static void raise_error(struct vlapic *vl, uint32_t bits)
+{
+	vl->esr_pending |= bits;
+	uint32_t lvt = vl->regs[REG(APIC_OFF_LVT_ERROR)];
+	if (!(lvt & APIC_LVT_MASKED) && sw_enabled(vl) && (lvt & 0xff) >= 16)
+		bank_set(vl->regs, APIC_OFF_IRR0, (uint8_t)(lvt & 0xff), true);
+}
+
 static uint64_t clock_now(const struct vlapic *vl)
 {
 	return vl->ops && vl->ops->now_ns ? vl->ops->now_ns(vl->ops->ctx) : 0;
@@ -654,7 +665,7 @@ bool vlapic_set_intr(struct vlapic *vl, uint8_t vector, bool level)
 	bool ok = false;
 	pthread_mutex_lock(&vl->lock);
 	if (vector < 16) {
-		vl->esr_pending |= APIC_ESR_RECV_ILLEGAL_VECTOR;
+		raise_error(vl, APIC_ESR_RECV_ILLEGAL_VECTOR);
 	} else if (sw_enabled(vl)) {
 		bank_set(vl->regs, APIC_OFF_IRR0, vector, true);
 		bank_set(vl->regs, APIC_OFF_TMR0, vector, level);
@@ -667,7 +678,7 @@ bool vlapic_set_intr(struct vlapic *vl, uint8_t vector, bool level)
 void vlapic_set_error(struct vlapic *vl, uint32_t esr_bits)
 {
 	pthread_mutex_lock(&vl->lock);
-	vl->esr_pending |= esr_bits;
+	raise_error(vl, esr_bits);
 	pthread_mutex_unlock(&vl->lock);
 }
 
@@ -727,7 +738,7 @@ static bool timer_deliver(struct vlapic *vl)
 		return false;
 	uint8_t vec = (uint8_t)(lvt & LVT_VECTOR);
 	if (vec < 16) {
-		vl->esr_pending |= APIC_ESR_RECV_ILLEGAL_VECTOR;
+		raise_error(vl, APIC_ESR_RECV_ILLEGAL_VECTOR);
 		return false;
 	}
 	bank_set(vl->regs, APIC_OFF_IRR0, vec, true);

@@ -235,8 +235,27 @@ static void test_periodic_owed(void)
 	fx_free(f);
 }
 
+/* An unmasked LVT error entry raises its vector on an error (SDM 10.5.3). */
+static void test_error_interrupt(void)
+{
+	struct fx *f = fx_new();
+	wr(f, APIC_OFF_LVT_ERROR, 0x6e);
+	vlapic_set_error(f->vl, APIC_ESR_SEND_ILLEGAL_VECTOR);
+	CHECK(irr_has(f, 0x6e), "lvt error: an error raises the LVT error vector");
+	CHECK_EQ(vlapic_pending_intr(f->vl), 0x6e, "lvt error: it is pending for injection");
+	wr(f, APIC_OFF_ESR, 0);
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_ESR), APIC_ESR_SEND_ILLEGAL_VECTOR, "lvt error: ESR latched");
+	struct fx *g = fx_new();
+	wr(g, APIC_OFF_LVT_ERROR, APIC_LVT_MASKED | 0x6e);
+	vlapic_set_error(g->vl, APIC_ESR_SEND_ILLEGAL_VECTOR);
+	CHECK(!irr_has(g, 0x6e), "lvt error: masked, no interrupt");
+	fx_free(f);
+	fx_free(g);
+}
+
 int main(void)
 {
+	test_error_interrupt();
 	test_periodic_owed();
 	test_oneshot();
 	test_late_callback();
