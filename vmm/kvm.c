@@ -223,6 +223,7 @@ int kvm_translate(int fd, uint64_t linear, uint64_t *gpa)
 int kvm_inject_exception(int fd, uint8_t nr)
 {
 	struct kvm_vcpu_events ev;
+	memset(&ev, 0, sizeof(ev));
 	int r = xioctl(fd, KVM_GET_VCPU_EVENTS, &ev);
 	if (r < 0)
 		return r;
