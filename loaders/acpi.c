@@ -1,11 +1,10 @@
 /* acpi.c: builds the guest's ACPI tables in the BIOS area (loaders/acpi.h). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "loaders/acpi.h"
+#include "loaders/bytes.h"
 
 #define ACPI_HDR_SIZE 36 /* ACPI 5.2.6 Table 5.4 */
 #define ACPI_HDR_OFF_LENGTH 4
@@ -141,59 +140,19 @@ struct acpi_layout {
 	unsigned nl, nx;
 };
 
-static void st16(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-}
-
-static void st32(uint8_t *b, uint32_t v)
-{
-	st16(b, v);
-	st16(b + 2, v >> 16);
-}
-
-static void st64(uint8_t *b, uint64_t v)
-{
-	st32(b, (uint32_t)v);
-	st32(b + 4, (uint32_t)(v >> 32));
-}
-
-__attribute__((format(printf, 4, 5))) static int acpi_fail(char *err, size_t errlen, int rc,
-							    const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-/* Sets b[off] so that the len bytes at b sum to 0 (mod 256). */
-static void acpi_checksum(uint8_t *b, size_t len, size_t off)
-{
-	uint8_t sum = 0;
-	b[off] = 0;
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + b[i]);
-	b[off] = (uint8_t)(0 - sum);
-}
-
 /* System Description Table Header (ACPI 5.2.6): OEM Table ID "HYVE" +
  * signature, revisions 1, creator "HYVE". The checksum is set last. */
 static void acpi_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
 	memcpy(t, sig, 4);
-	st32(t + ACPI_HDR_OFF_LENGTH, len);
+	le_st32(t + ACPI_HDR_OFF_LENGTH, len);
 	t[8] = rev;
 	memcpy(t + 10, ACPI_OEM_ID, 6);
 	memcpy(t + 16, "HYVE", 4);
 	memcpy(t + 20, sig, 4);
-	st32(t + 24, 1); /* OEM Revision */
+	le_st32(t + 24, 1); /* OEM Revision */
 	memcpy(t + 28, "HYVE", 4);
-	st32(t + 32, 1); /* Creator Revision */
+	le_st32(t + 32, 1); /* Creator Revision */
 }
 
 static void acpi_gas(uint8_t *g, uint8_t bit_width, uint8_t access, uint64_t addr)
@@ -202,7 +161,7 @@ static void acpi_gas(uint8_t *g, uint8_t bit_width, uint8_t access, uint64_t add
 	g[1] = bit_width;
 	g[2] = 0; /* bit offset */
 	g[3] = access;
-	st64(g + 4, addr);
+	le_st64(g + 4, addr);
 }
 
 static void acpi_plan(unsigned ncpus, struct acpi_layout *l)
@@ -224,40 +183,40 @@ static void acpi_write_fadt(uint8_t *t, const struct acpi_layout *l)
 {
 	acpi_header(t, "FACP", FADT_SIZE, ACPI_FADT_REVISION);
 	/* FIRMWARE_CTRL and X_FIRMWARE_CTRL: only one may be nonzero. */
-	st32(t + FADT_OFF_FIRMWARE_CTRL, (uint32_t)l->facs);
-	st32(t + FADT_OFF_DSDT, (uint32_t)l->dsdt);
-	st16(t + FADT_OFF_SCI_INT, ACPI_SCI_IRQ);
-	st32(t + FADT_OFF_SMI_CMD, 0);
-	st32(t + FADT_OFF_PM1A_EVT_BLK, ACPI_PM1A_EVT_BLK);
-	st32(t + FADT_OFF_PM1A_CNT_BLK, ACPI_PM1A_CNT_BLK);
-	st32(t + FADT_OFF_PM_TMR_BLK, ACPI_PM_TMR_BLK);
+	le_st32(t + FADT_OFF_FIRMWARE_CTRL, (uint32_t)l->facs);
+	le_st32(t + FADT_OFF_DSDT, (uint32_t)l->dsdt);
+	le_st16(t + FADT_OFF_SCI_INT, ACPI_SCI_IRQ);
+	le_st32(t + FADT_OFF_SMI_CMD, 0);
+	le_st32(t + FADT_OFF_PM1A_EVT_BLK, ACPI_PM1A_EVT_BLK);
+	le_st32(t + FADT_OFF_PM1A_CNT_BLK, ACPI_PM1A_CNT_BLK);
+	le_st32(t + FADT_OFF_PM_TMR_BLK, ACPI_PM_TMR_BLK);
 	t[FADT_OFF_PM1_EVT_LEN] = ACPI_PM1_EVT_LEN;
 	t[FADT_OFF_PM1_CNT_LEN] = ACPI_PM1_CNT_LEN;
 	t[FADT_OFF_PM_TMR_LEN] = ACPI_PM_TMR_LEN;
-	st16(t + FADT_OFF_P_LVL2_LAT, FADT_NO_C2);
-	st16(t + FADT_OFF_P_LVL3_LAT, FADT_NO_C3);
+	le_st16(t + FADT_OFF_P_LVL2_LAT, FADT_NO_C2);
+	le_st16(t + FADT_OFF_P_LVL3_LAT, FADT_NO_C3);
 	t[FADT_OFF_CENTURY] = ACPI_CENTURY;
-	st16(t + FADT_OFF_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042);
-	st32(t + FADT_OFF_FLAGS, FADT_FLAGS);
+	le_st16(t + FADT_OFF_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042);
+	le_st32(t + FADT_OFF_FLAGS, FADT_FLAGS);
 	/* RESET_REG: "Register_Bit_Width must be 8 and Register_Bit_Offset 0". */
 	acpi_gas(t + FADT_OFF_RESET_REG, 8, GAS_ACCESS_BYTE, ACPI_RESET_PORT);
 	t[FADT_OFF_RESET_VALUE] = ACPI_RESET_VALUE;
 	t[FADT_OFF_MINOR_VERSION] = ACPI_FADT_MINOR;
-	st64(t + FADT_OFF_X_DSDT, l->dsdt);
+	le_st64(t + FADT_OFF_X_DSDT, l->dsdt);
 	acpi_gas(t + FADT_OFF_X_PM1A_EVT_BLK, ACPI_PM1_EVT_LEN * 8, GAS_ACCESS_UNDEFINED,
 		 ACPI_PM1A_EVT_BLK);
 	acpi_gas(t + FADT_OFF_X_PM1A_CNT_BLK, ACPI_PM1_CNT_LEN * 8, GAS_ACCESS_UNDEFINED,
 		 ACPI_PM1A_CNT_BLK);
 	acpi_gas(t + FADT_OFF_X_PM_TMR_BLK, ACPI_PM_TMR_LEN * 8, GAS_ACCESS_UNDEFINED,
 		 ACPI_PM_TMR_BLK);
-	acpi_checksum(t, FADT_SIZE, ACPI_HDR_OFF_CHECKSUM);
+	loader_checksum(FADT_SIZE, t, ACPI_HDR_OFF_CHECKSUM);
 }
 
 static void acpi_write_madt(uint8_t *t, const struct acpi_layout *l)
 {
 	acpi_header(t, "APIC", l->madt_len, ACPI_MADT_REVISION);
-	st32(t + MADT_OFF_LAPIC_ADDR, (uint32_t)GMEM_LAPIC_BASE);
-	st32(t + MADT_OFF_FLAGS, MADT_PCAT_COMPAT);
+	le_st32(t + MADT_OFF_LAPIC_ADDR, (uint32_t)GMEM_LAPIC_BASE);
+	le_st32(t + MADT_OFF_FLAGS, MADT_PCAT_COMPAT);
 	uint8_t *e = t + MADT_FIXED;
 	/* The boot processor (APIC ID 0) comes first, as OSPM expects. */
 	for (unsigned i = 0; i < l->nl; i++, e += MADT_LAPIC_SIZE) {
@@ -265,24 +224,24 @@ static void acpi_write_madt(uint8_t *t, const struct acpi_layout *l)
 		e[1] = MADT_LAPIC_SIZE;
 		e[2] = (uint8_t)i; /* ACPI Processor UID */
 		e[3] = (uint8_t)i; /* APIC ID */
-		st32(e + 4, MADT_ENABLED);
+		le_st32(e + 4, MADT_ENABLED);
 	}
 	/* ACPI 5.2.12.12: x2APIC structures for IDs >= 255 (0xFF is the xAPIC broadcast). */
 	for (unsigned k = 0; k < l->nx; k++, e += MADT_X2APIC_SIZE) {
 		uint32_t id = l->nl + k;
 		e[0] = MADT_TYPE_X2APIC;
 		e[1] = MADT_X2APIC_SIZE;
-		st16(e + 2, 0);   /* reserved */
-		st32(e + 4, id);  /* x2APIC ID */
-		st32(e + 8, MADT_ENABLED);
-		st32(e + 12, id); /* ACPI Processor UID */
+		le_st16(e + 2, 0);   /* reserved */
+		le_st32(e + 4, id);  /* x2APIC ID */
+		le_st32(e + 8, MADT_ENABLED);
+		le_st32(e + 12, id); /* ACPI Processor UID */
 	}
 	e[0] = MADT_TYPE_IOAPIC;
 	e[1] = MADT_IOAPIC_SIZE;
 	e[2] = ACPI_IOAPIC_ID;
 	e[3] = 0;
-	st32(e + 4, (uint32_t)GMEM_IOAPIC_BASE);
-	st32(e + 8, 0); /* Global System Interrupt Base */
+	le_st32(e + 4, (uint32_t)GMEM_IOAPIC_BASE);
+	le_st32(e + 8, 0); /* Global System Interrupt Base */
 	e += MADT_IOAPIC_SIZE;
 	/* ISA IRQ0 (the PIT) reaches I/O APIC pin 2, as on every PC and as
 	 * the frontend wires it; the SCI is level, active high (the FADT's
@@ -297,23 +256,23 @@ static void acpi_write_madt(uint8_t *t, const struct acpi_layout *l)
 		e[1] = MADT_ISO_SIZE;
 		e[2] = 0; /* Bus: ISA */
 		e[3] = iso[k].irq;
-		st32(e + 4, iso[k].gsi);
-		st16(e + 8, iso[k].flags);
+		le_st32(e + 4, iso[k].gsi);
+		le_st16(e + 8, iso[k].flags);
 	}
 	e[0] = MADT_TYPE_LAPIC_NMI;
 	e[1] = MADT_LAPIC_NMI_SIZE;
 	e[2] = MADT_UID_ALL;
-	st16(e + 3, INTI_EDGE | INTI_HIGH);
+	le_st16(e + 3, INTI_EDGE | INTI_HIGH);
 	e[5] = MADT_NMI_LINT;
 	e += MADT_LAPIC_NMI_SIZE;
 	if (l->nx) {
 		e[0] = MADT_TYPE_X2APIC_NMI;
 		e[1] = MADT_X2APIC_NMI_SIZE;
-		st16(e + 2, INTI_EDGE | INTI_HIGH);
-		st32(e + 4, MADT_X2UID_ALL);
+		le_st16(e + 2, INTI_EDGE | INTI_HIGH);
+		le_st32(e + 4, MADT_X2UID_ALL);
 		e[8] = MADT_NMI_LINT; /* then 3 reserved bytes */
 	}
-	acpi_checksum(t, l->madt_len, ACPI_HDR_OFF_CHECKSUM);
+	loader_checksum(l->madt_len, t, ACPI_HDR_OFF_CHECKSUM);
 }
 
 int acpi_build(const struct guest_mem *m, unsigned ncpus, struct acpi_result *r, char *err,
@@ -324,54 +283,55 @@ int acpi_build(const struct guest_mem *m, unsigned ncpus, struct acpi_result *r,
 	if (err && errlen)
 		err[0] = '\0';
 	if (!m || !r)
-		return acpi_fail(err, errlen, -EINVAL, "acpi_build: NULL guest memory or result");
+		return loader_fail(err, errlen, -EINVAL,
+				   "acpi_build: NULL guest memory or result");
 	if (ncpus == 0 || ncpus > ACPI_MAX_CPUS)
-		return acpi_fail(err, errlen, -EINVAL, "ACPI tables: ncpus %u is not in 1..%u", ncpus,
-				 ACPI_MAX_CPUS);
+		return loader_fail(err, errlen, -EINVAL, "ACPI tables: ncpus %u is not in 1..%u",
+				   ncpus, ACPI_MAX_CPUS);
 	uint8_t *w = gmem_ptr(m, ACPI_BASE, ACPI_LIMIT - ACPI_BASE);
 	if (!w)
-		return acpi_fail(err, errlen, -E2BIG,
-				 "ACPI tables 0x%llx-0x%llx are not in guest RAM (low RAM is 0x%llx "
-				 "bytes)",
-				 ACPI_BASE, ACPI_LIMIT, (unsigned long long)gmem_lowmem(m));
+		return loader_fail(err, errlen, -E2BIG,
+				   "ACPI tables 0x%llx-0x%llx are not in guest RAM (low RAM is "
+				   "0x%llx bytes)",
+				   ACPI_BASE, ACPI_LIMIT, (unsigned long long)gmem_lowmem(m));
 	acpi_plan(ncpus, &l);
 	memset(w, 0, ACPI_LIMIT - ACPI_BASE);
 #define AT(gpa) (w + ((gpa) - ACPI_BASE))
 
 	uint8_t *t = AT(l.facs);
 	memcpy(t, "FACS", 4);
-	st32(t + FACS_OFF_LENGTH, FACS_SIZE);
+	le_st32(t + FACS_OFF_LENGTH, FACS_SIZE);
 	t[FACS_OFF_VERSION] = ACPI_FACS_VERSION;
 
 	t = AT(l.dsdt);
 	acpi_header(t, "DSDT", ACPI_HDR_SIZE + sizeof(dsdt_aml), ACPI_DSDT_REVISION);
 	memcpy(t + ACPI_HDR_SIZE, dsdt_aml, sizeof(dsdt_aml));
-	acpi_checksum(t, ACPI_HDR_SIZE + sizeof(dsdt_aml), ACPI_HDR_OFF_CHECKSUM);
+	loader_checksum(ACPI_HDR_SIZE + sizeof(dsdt_aml), t, ACPI_HDR_OFF_CHECKSUM);
 
 	acpi_write_fadt(AT(l.fadt), &l);
 	acpi_write_madt(AT(l.madt), &l);
 
 	t = AT(l.rsdt);
 	acpi_header(t, "RSDT", ACPI_HDR_SIZE + 2 * 4, 1);
-	st32(t + ACPI_HDR_SIZE, (uint32_t)l.fadt);
-	st32(t + ACPI_HDR_SIZE + 4, (uint32_t)l.madt);
-	acpi_checksum(t, ACPI_HDR_SIZE + 2 * 4, ACPI_HDR_OFF_CHECKSUM);
+	le_st32(t + ACPI_HDR_SIZE, (uint32_t)l.fadt);
+	le_st32(t + ACPI_HDR_SIZE + 4, (uint32_t)l.madt);
+	loader_checksum(ACPI_HDR_SIZE + 2 * 4, t, ACPI_HDR_OFF_CHECKSUM);
 
 	t = AT(l.xsdt);
 	acpi_header(t, "XSDT", ACPI_HDR_SIZE + 2 * 8, 1);
-	st64(t + ACPI_HDR_SIZE, l.fadt);
-	st64(t + ACPI_HDR_SIZE + 8, l.madt);
-	acpi_checksum(t, ACPI_HDR_SIZE + 2 * 8, ACPI_HDR_OFF_CHECKSUM);
+	le_st64(t + ACPI_HDR_SIZE, l.fadt);
+	le_st64(t + ACPI_HDR_SIZE + 8, l.madt);
+	loader_checksum(ACPI_HDR_SIZE + 2 * 8, t, ACPI_HDR_OFF_CHECKSUM);
 
 	t = AT(l.rsdp);
 	memcpy(t, "RSD PTR ", 8);
 	memcpy(t + RSDP_OFF_OEMID, ACPI_OEM_ID, 6);
 	t[RSDP_OFF_REVISION] = ACPI_RSDP_REVISION;
-	st32(t + RSDP_OFF_RSDT, (uint32_t)l.rsdt);
-	st32(t + RSDP_OFF_LENGTH, RSDP_SIZE);
-	st64(t + RSDP_OFF_XSDT, l.xsdt);
-	acpi_checksum(t, RSDP_V1_SIZE, RSDP_OFF_CHECKSUM);
-	acpi_checksum(t, RSDP_SIZE, RSDP_OFF_EXT_CHECKSUM);
+	le_st32(t + RSDP_OFF_RSDT, (uint32_t)l.rsdt);
+	le_st32(t + RSDP_OFF_LENGTH, RSDP_SIZE);
+	le_st64(t + RSDP_OFF_XSDT, l.xsdt);
+	loader_checksum(RSDP_V1_SIZE, t, RSDP_OFF_CHECKSUM);
+	loader_checksum(RSDP_SIZE, t, RSDP_OFF_EXT_CHECKSUM);
 #undef AT
 
 	*r = (struct acpi_result){

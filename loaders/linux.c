@@ -1,12 +1,12 @@
 /* linux.c: Linux x86 loader: bzImage via the 64-bit boot protocol, ELF vmlinux via PVH (loaders/linux.h). */
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "loaders/bytes.h"
 #include "loaders/linux.h"
 #include "loaders/memmap.h"
 
@@ -95,50 +95,11 @@ struct lx_phdr {
 	uint64_t off, vaddr, paddr, filesz, memsz, align;
 };
 
-static uint32_t ld16(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8;
-}
-
-static uint32_t ld32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static uint64_t ld64(const uint8_t *b)
-{
-	return ld32(b) | (uint64_t)ld32(b + 4) << 32;
-}
-
-static void st16(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-}
-
-static void st32(uint8_t *b, uint32_t v)
-{
-	st16(b, v);
-	st16(b + 2, v >> 16);
-}
-
-static void st64(uint8_t *b, uint64_t v)
-{
-	st32(b, (uint32_t)v);
-	st32(b + 4, (uint32_t)(v >> 32));
-}
-
-__attribute__((format(printf, 3, 4))) static int lx_fail(struct lx_ctx *c, int rc, const char *fmt,
-							  ...)
-{
-	if (c->err && c->errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+/* One error line into c->err, and guest writes that report their failure
+ * there (loaders/bytes.h). */
+#define lx_fail(c, ...) loader_fail((c)->err, (c)->errlen, __VA_ARGS__)
+#define lx_put(c, ...) loader_put((c)->err, (c)->errlen, __VA_ARGS__)
+#define lx_zero(c, ...) loader_zero((c)->err, (c)->errlen, __VA_ARGS__)
 
 static uint64_t lx_min(uint64_t a, uint64_t b)
 {
@@ -246,11 +207,11 @@ static int lx_plan_bzimage(struct lx_ctx *c, struct lx_plan *pl)
 	char what[160];
 
 	/* c->size >= LINUX_HDR_VERSION + 2: "HdrS" was found at 0x202. */
-	uint32_t boot_flag = ld16(b + LINUX_HDR_BOOT_FLAG);
+	uint32_t boot_flag = le_ld16(b + LINUX_HDR_BOOT_FLAG);
 	if (boot_flag != LINUX_BOOT_FLAG)
 		return lx_fail(c, -ENOEXEC, "bzImage setup header: boot_flag 0x%04x is not 0xaa55",
 			       boot_flag);
-	uint32_t version = ld16(b + LINUX_HDR_VERSION);
+	uint32_t version = le_ld16(b + LINUX_HDR_VERSION);
 	if (version < LINUX_MIN_PROTOCOL)
 		return lx_fail(c, -ENOEXEC,
 			       "bzImage setup header: version 0x%04x (boot protocol %u.%02u) is older "
@@ -259,7 +220,7 @@ static int lx_plan_bzimage(struct lx_ctx *c, struct lx_plan *pl)
 	/* boot.rst "jump": the header ends at 0x202 + the jump's offset;
 	 * it must hold every field up to init_size and fit the zero page's
 	 * hole for it (0x1f1-0x290, bootparam.h). */
-	uint32_t jump = ld16(b + LINUX_HDR_JUMP);
+	uint32_t jump = le_ld16(b + LINUX_HDR_JUMP);
 	int32_t rel = (int8_t)(uint8_t)(jump >> 8);
 	int64_t hdr_end = LINUX_HDR_HEADER + (int64_t)rel;
 	if ((jump & 0xff) != LX_JMP_SHORT || hdr_end < LINUX_HDR_MIN_END ||
@@ -288,7 +249,7 @@ static int lx_plan_bzimage(struct lx_ctx *c, struct lx_plan *pl)
 			       "bzImage setup header: loadflags 0x%02x lacks LOADED_HIGH (bit 0): a "
 			       "zImage, not a bzImage",
 			       loadflags);
-	uint32_t xloadflags = ld16(b + LINUX_HDR_XLOADFLAGS);
+	uint32_t xloadflags = le_ld16(b + LINUX_HDR_XLOADFLAGS);
 	if (!(xloadflags & LINUX_XLF_KERNEL_64))
 		return lx_fail(c, -ENOEXEC,
 			       "bzImage setup header: xloadflags 0x%04x lacks XLF_KERNEL_64 (bit 0): no "
@@ -297,7 +258,7 @@ static int lx_plan_bzimage(struct lx_ctx *c, struct lx_plan *pl)
 
 	/* syssize counts 16-byte paragraphs; arch/x86/boot/tools/build.c
 	 * rounds up, so it may exceed the file by up to 15 bytes. */
-	uint32_t syssize = ld32(b + LINUX_HDR_SYSSIZE);
+	uint32_t syssize = le_ld32(b + LINUX_HDR_SYSSIZE);
 	uint64_t avail = c->size - setup_size;
 	uint64_t sys_bytes = (uint64_t)syssize * 16;
 	if (syssize == 0 || sys_bytes > ((avail + 15) & ~15ULL))
@@ -318,9 +279,9 @@ static int lx_plan_bzimage(struct lx_ctx *c, struct lx_plan *pl)
 	 * "relocatable_kernel"): a relocatable kernel at pref_address rounded
 	 * up to kernel_alignment, else exactly at pref_address. */
 	uint32_t relocatable = b[LINUX_HDR_RELOCATABLE];
-	uint32_t align = ld32(b + LINUX_HDR_KERNEL_ALIGNMENT);
-	uint64_t pref = ld64(b + LINUX_HDR_PREF_ADDRESS);
-	uint32_t init_size = ld32(b + LINUX_HDR_INIT_SIZE);
+	uint32_t align = le_ld32(b + LINUX_HDR_KERNEL_ALIGNMENT);
+	uint64_t pref = le_ld64(b + LINUX_HDR_PREF_ADDRESS);
+	uint32_t init_size = le_ld32(b + LINUX_HDR_INIT_SIZE);
 	if (relocatable && (align < LX_PAGE || align > LX_MAX_KERNEL_ALIGN || (align & (align - 1))))
 		return lx_fail(c, -EINVAL,
 			       "bzImage setup header: kernel_alignment 0x%x is not a power of two "
@@ -357,7 +318,7 @@ static int lx_plan_bzimage(struct lx_ctx *c, struct lx_plan *pl)
 	if (rc)
 		return rc;
 
-	uint32_t cmdline_size = ld32(b + LINUX_HDR_CMDLINE_SIZE);
+	uint32_t cmdline_size = le_ld32(b + LINUX_HDR_CMDLINE_SIZE);
 	rc = lx_plan_cmdline(c, pl, cmdline_size, "the kernel's cmdline_size");
 	if (rc)
 		return rc;
@@ -366,7 +327,7 @@ static int lx_plan_bzimage(struct lx_ctx *c, struct lx_plan *pl)
 	 * A kernel that can take it above 4 GiB does not bound it below 4 GiB
 	 * (QEMU x86_load_linux: initrd_max = UINT32_MAX then). */
 	char name[64];
-	uint32_t initrd_addr_max = ld32(b + LINUX_HDR_INITRD_ADDR_MAX);
+	uint32_t initrd_addr_max = le_ld32(b + LINUX_HDR_INITRD_ADDR_MAX);
 	uint64_t limit = (uint64_t)initrd_addr_max + 1;
 	snprintf(name, sizeof(name), "initrd_addr_max 0x%x", initrd_addr_max);
 	if (xloadflags & LINUX_XLF_CAN_BE_LOADED_ABOVE_4G) {
@@ -392,21 +353,21 @@ static void lx_build_zero_page(struct lx_ctx *c, const struct lx_plan *pl, uint8
 	memcpy(bp + LINUX_BP_HDR, c->img + LINUX_BP_HDR, pl->hdr_end - LINUX_BP_HDR);
 	bp[LINUX_HDR_TYPE_OF_LOADER] = LINUX_LOADER_UNDEFINED;
 	bp[LINUX_HDR_LOADFLAGS] |= LINUX_LF_CAN_USE_HEAP | LINUX_LF_KEEP_SEGMENTS;
-	st16(bp + LINUX_HDR_HEAP_END_PTR, LINUX_HEAP_END_PTR);
+	le_st16(bp + LINUX_HDR_HEAP_END_PTR, LINUX_HEAP_END_PTR);
 	/* boot.rst "code32_start": a loader that puts a relocatable kernel
 	 * elsewhere than 0x100000 points it at the load address. */
-	st32(bp + LINUX_HDR_CODE32_START, (uint32_t)pl->load);
-	st32(bp + LINUX_HDR_RAMDISK_IMAGE, (uint32_t)pl->initrd_start);
-	st32(bp + LINUX_HDR_RAMDISK_SIZE, (uint32_t)c->p->initrd_size);
-	st32(bp + LINUX_HDR_CMD_LINE_PTR, (uint32_t)LINUX_CMDLINE_ADDR);
-	st64(bp + LINUX_HDR_SETUP_DATA, 0); /* no setup_data list */
-	st64(bp + LINUX_BP_ACPI_RSDP_ADDR, c->p->rsdp_addr);
+	le_st32(bp + LINUX_HDR_CODE32_START, (uint32_t)pl->load);
+	le_st32(bp + LINUX_HDR_RAMDISK_IMAGE, (uint32_t)pl->initrd_start);
+	le_st32(bp + LINUX_HDR_RAMDISK_SIZE, (uint32_t)c->p->initrd_size);
+	le_st32(bp + LINUX_HDR_CMD_LINE_PTR, (uint32_t)LINUX_CMDLINE_ADDR);
+	le_st64(bp + LINUX_HDR_SETUP_DATA, 0); /* no setup_data list */
+	le_st64(bp + LINUX_BP_ACPI_RSDP_ADDR, c->p->rsdp_addr);
 	bp[LINUX_BP_E820_ENTRIES] = (uint8_t)c->nmap;
 	for (unsigned i = 0; i < c->nmap; i++) {
 		uint8_t *e = bp + LINUX_BP_E820_TABLE + i * LINUX_BP_E820_ENTRY_SIZE;
-		st64(e, c->map[i].base);
-		st64(e + 8, c->map[i].len);
-		st32(e + 16, c->map[i].type);
+		le_st64(e, c->map[i].base);
+		le_st64(e + 8, c->map[i].len);
+		le_st32(e + 16, c->map[i].type);
 	}
 }
 
@@ -435,8 +396,8 @@ static int lx_elf_header(struct lx_ctx *c, struct lx_elf *e)
 			       "ELF header: file is 0x%llx bytes, shorter than the %zu-byte ELF%s header",
 			       (unsigned long long)c->size, ehsize, e->is64 ? "64" : "32");
 	/* e_type and e_machine sit at the same offsets in both classes. */
-	uint32_t e_type = ld16(b + offsetof(Elf64_Ehdr, e_type));
-	uint32_t e_machine = ld16(b + offsetof(Elf64_Ehdr, e_machine));
+	uint32_t e_type = le_ld16(b + offsetof(Elf64_Ehdr, e_type));
+	uint32_t e_machine = le_ld16(b + offsetof(Elf64_Ehdr, e_machine));
 	uint32_t want = e->is64 ? EM_X86_64 : EM_386;
 	if (e_machine != want)
 		return lx_fail(c, -ENOEXEC, "ELF header: e_machine %u is not %s for an ELFCLASS%s image",
@@ -445,13 +406,13 @@ static int lx_elf_header(struct lx_ctx *c, struct lx_elf *e)
 	if (e_type != ET_EXEC)
 		return lx_fail(c, -ENOEXEC, "ELF header: e_type %u is not ET_EXEC (2)", e_type);
 	if (e->is64) {
-		e->phoff = ld64(b + offsetof(Elf64_Ehdr, e_phoff));
-		e->phentsize = ld16(b + offsetof(Elf64_Ehdr, e_phentsize));
-		e->phnum = ld16(b + offsetof(Elf64_Ehdr, e_phnum));
+		e->phoff = le_ld64(b + offsetof(Elf64_Ehdr, e_phoff));
+		e->phentsize = le_ld16(b + offsetof(Elf64_Ehdr, e_phentsize));
+		e->phnum = le_ld16(b + offsetof(Elf64_Ehdr, e_phnum));
 	} else {
-		e->phoff = ld32(b + offsetof(Elf32_Ehdr, e_phoff));
-		e->phentsize = ld16(b + offsetof(Elf32_Ehdr, e_phentsize));
-		e->phnum = ld16(b + offsetof(Elf32_Ehdr, e_phnum));
+		e->phoff = le_ld32(b + offsetof(Elf32_Ehdr, e_phoff));
+		e->phentsize = le_ld16(b + offsetof(Elf32_Ehdr, e_phentsize));
+		e->phnum = le_ld16(b + offsetof(Elf32_Ehdr, e_phnum));
 	}
 	size_t phsize = e->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (e->phnum == 0)
@@ -478,23 +439,23 @@ static void lx_phdr(const struct lx_ctx *c, const struct lx_elf *e, unsigned i, 
 {
 	const uint8_t *p = c->img + e->phoff + (uint64_t)i * e->phentsize;
 	if (e->is64) {
-		ph->type = ld32(p + offsetof(Elf64_Phdr, p_type));
-		ph->flags = ld32(p + offsetof(Elf64_Phdr, p_flags));
-		ph->off = ld64(p + offsetof(Elf64_Phdr, p_offset));
-		ph->vaddr = ld64(p + offsetof(Elf64_Phdr, p_vaddr));
-		ph->paddr = ld64(p + offsetof(Elf64_Phdr, p_paddr));
-		ph->filesz = ld64(p + offsetof(Elf64_Phdr, p_filesz));
-		ph->memsz = ld64(p + offsetof(Elf64_Phdr, p_memsz));
-		ph->align = ld64(p + offsetof(Elf64_Phdr, p_align));
+		ph->type = le_ld32(p + offsetof(Elf64_Phdr, p_type));
+		ph->flags = le_ld32(p + offsetof(Elf64_Phdr, p_flags));
+		ph->off = le_ld64(p + offsetof(Elf64_Phdr, p_offset));
+		ph->vaddr = le_ld64(p + offsetof(Elf64_Phdr, p_vaddr));
+		ph->paddr = le_ld64(p + offsetof(Elf64_Phdr, p_paddr));
+		ph->filesz = le_ld64(p + offsetof(Elf64_Phdr, p_filesz));
+		ph->memsz = le_ld64(p + offsetof(Elf64_Phdr, p_memsz));
+		ph->align = le_ld64(p + offsetof(Elf64_Phdr, p_align));
 	} else {
-		ph->type = ld32(p + offsetof(Elf32_Phdr, p_type));
-		ph->flags = ld32(p + offsetof(Elf32_Phdr, p_flags));
-		ph->off = ld32(p + offsetof(Elf32_Phdr, p_offset));
-		ph->vaddr = ld32(p + offsetof(Elf32_Phdr, p_vaddr));
-		ph->paddr = ld32(p + offsetof(Elf32_Phdr, p_paddr));
-		ph->filesz = ld32(p + offsetof(Elf32_Phdr, p_filesz));
-		ph->memsz = ld32(p + offsetof(Elf32_Phdr, p_memsz));
-		ph->align = ld32(p + offsetof(Elf32_Phdr, p_align));
+		ph->type = le_ld32(p + offsetof(Elf32_Phdr, p_type));
+		ph->flags = le_ld32(p + offsetof(Elf32_Phdr, p_flags));
+		ph->off = le_ld32(p + offsetof(Elf32_Phdr, p_offset));
+		ph->vaddr = le_ld32(p + offsetof(Elf32_Phdr, p_vaddr));
+		ph->paddr = le_ld32(p + offsetof(Elf32_Phdr, p_paddr));
+		ph->filesz = le_ld32(p + offsetof(Elf32_Phdr, p_filesz));
+		ph->memsz = le_ld32(p + offsetof(Elf32_Phdr, p_memsz));
+		ph->align = le_ld32(p + offsetof(Elf32_Phdr, p_align));
 	}
 }
 
@@ -516,8 +477,8 @@ static int lx_scan_notes(struct lx_ctx *c, unsigned i, const struct lx_phdr *ph,
 	uint64_t a = ph->align == 8 ? 8 : 4;
 	uint64_t pos = 0;
 	while (ph->filesz - pos >= LX_NOTE_HDR) {
-		uint64_t namesz = ld32(n + pos), descsz = ld32(n + pos + 4);
-		uint32_t type = ld32(n + pos + 8);
+		uint64_t namesz = le_ld32(n + pos), descsz = le_ld32(n + pos + 4);
+		uint32_t type = le_ld32(n + pos + 8);
 		uint64_t name = pos + LX_NOTE_HDR;
 		uint64_t desc = name + ((namesz + a - 1) & ~(a - 1)); /* < 2^36: no overflow */
 		if (desc > ph->filesz || descsz > ph->filesz - desc)
@@ -533,7 +494,7 @@ static int lx_scan_notes(struct lx_ctx *c, unsigned i, const struct lx_phdr *ph,
 					       "ELF program header %u: PVH note XEN_ELFNOTE_PHYS32_ENTRY "
 					       "has n_descsz %llu, not 4 or 8",
 					       i, (unsigned long long)descsz);
-			uint64_t v = descsz == 4 ? ld32(n + desc) : ld64(n + desc);
+			uint64_t v = descsz == 4 ? le_ld32(n + desc) : le_ld64(n + desc);
 			if (v >= LX_FOUR_GIB)
 				return lx_fail(c, -EINVAL,
 					       "ELF program header %u: PVH note XEN_ELFNOTE_PHYS32_ENTRY "
@@ -679,52 +640,32 @@ static void lx_build_start_info(struct lx_ctx *c, const struct lx_plan *pl, uint
 	bool initrd = c->p->initrd_size != 0;
 
 	memset(buf, 0, pl->info_end - LINUX_INFO_ADDR);
-	st32(buf + LINUX_PVH_OFF_MAGIC, LINUX_PVH_MAGIC);
-	st32(buf + LINUX_PVH_OFF_VERSION, LINUX_PVH_VERSION);
-	st32(buf + LINUX_PVH_OFF_FLAGS, 0);
-	st32(buf + LINUX_PVH_OFF_NR_MODULES, initrd ? 1 : 0);
-	st64(buf + LINUX_PVH_OFF_MODLIST_PADDR, initrd ? LINUX_PVH_MODLIST_ADDR : 0);
-	st64(buf + LINUX_PVH_OFF_CMDLINE_PADDR, LINUX_CMDLINE_ADDR);
-	st64(buf + LINUX_PVH_OFF_RSDP_PADDR, c->p->rsdp_addr);
-	st64(buf + LINUX_PVH_OFF_MEMMAP_PADDR, LINUX_PVH_MEMMAP_ADDR);
-	st32(buf + LINUX_PVH_OFF_MEMMAP_ENTRIES, c->nmap);
+	le_st32(buf + LINUX_PVH_OFF_MAGIC, LINUX_PVH_MAGIC);
+	le_st32(buf + LINUX_PVH_OFF_VERSION, LINUX_PVH_VERSION);
+	le_st32(buf + LINUX_PVH_OFF_FLAGS, 0);
+	le_st32(buf + LINUX_PVH_OFF_NR_MODULES, initrd ? 1 : 0);
+	le_st64(buf + LINUX_PVH_OFF_MODLIST_PADDR, initrd ? LINUX_PVH_MODLIST_ADDR : 0);
+	le_st64(buf + LINUX_PVH_OFF_CMDLINE_PADDR, LINUX_CMDLINE_ADDR);
+	le_st64(buf + LINUX_PVH_OFF_RSDP_PADDR, c->p->rsdp_addr);
+	le_st64(buf + LINUX_PVH_OFF_MEMMAP_PADDR, LINUX_PVH_MEMMAP_ADDR);
+	le_st32(buf + LINUX_PVH_OFF_MEMMAP_ENTRIES, c->nmap);
 	if (initrd) {
 		uint8_t *mod = buf + (LINUX_PVH_MODLIST_ADDR - LINUX_INFO_ADDR);
-		st64(mod, pl->initrd_start);
-		st64(mod + 8, c->p->initrd_size);
+		le_st64(mod, pl->initrd_start);
+		le_st64(mod + 8, c->p->initrd_size);
 		/* cmdline_paddr 0: "not present"; reserved 0. */
 	}
 	/* Types are the E820 ones (XEN_HVM_MEMMAP_TYPE_RAM = 1, _RESERVED = 2). */
 	for (unsigned i = 0; i < c->nmap; i++) {
 		uint8_t *e = buf + (LINUX_PVH_MEMMAP_ADDR - LINUX_INFO_ADDR) +
 			     (uint64_t)i * LINUX_PVH_MEMMAP_ENTRY_SIZE;
-		st64(e, c->map[i].base);
-		st64(e + 8, c->map[i].len);
-		st32(e + 16, c->map[i].type);
+		le_st64(e, c->map[i].base);
+		le_st64(e + 8, c->map[i].len);
+		le_st32(e + 16, c->map[i].type);
 	}
 }
 
 /* ---------------------------------------------------------------- writing */
-
-static int lx_put(struct lx_ctx *c, const struct guest_mem *m, uint64_t gpa, const void *src,
-		  uint64_t len)
-{
-	if (gmem_write(m, gpa, src, len))
-		return lx_fail(c, -EFAULT, "internal: write of 0x%llx bytes at 0x%llx failed",
-			       (unsigned long long)len, (unsigned long long)gpa);
-	return 0;
-}
-
-static int lx_zero(struct lx_ctx *c, const struct guest_mem *m, uint64_t gpa, uint64_t len)
-{
-	void *d = gmem_ptr(m, gpa, len);
-	if (!d)
-		return lx_fail(c, -EFAULT, "internal: zeroing 0x%llx bytes at 0x%llx failed",
-			       (unsigned long long)len, (unsigned long long)gpa);
-	if (len)
-		memset(d, 0, len);
-	return 0;
-}
 
 static int lx_write(struct lx_ctx *c, const struct guest_mem *m, const struct lx_plan *pl)
 {
@@ -777,7 +718,7 @@ static bool lx_is_elf(const uint8_t *b, uint64_t size)
 
 static bool lx_is_bzimage(const uint8_t *b, uint64_t size)
 {
-	return size >= LINUX_HDR_VERSION + 2 && ld32(b + LINUX_HDR_HEADER) == LINUX_HDRS_MAGIC;
+	return size >= LINUX_HDR_VERSION + 2 && le_ld32(b + LINUX_HDR_HEADER) == LINUX_HDRS_MAGIC;
 }
 
 enum linux_image_kind linux_probe(const void *image, size_t size)
@@ -833,7 +774,7 @@ int linux_load(const struct guest_mem *m, const struct linux_load_params *p,
 		rc = lx_fail(&c, -ENOEXEC,
 			     "kernel image is neither ELF nor a bzImage (header at 0x202 is 0x%08x, not "
 			     "\"HdrS\" 0x%08x)",
-			     ld32(c.img + LINUX_HDR_HEADER), LINUX_HDRS_MAGIC);
+			     le_ld32(c.img + LINUX_HDR_HEADER), LINUX_HDRS_MAGIC);
 	if (rc)
 		return rc;
 
@@ -877,7 +818,7 @@ static uint8_t *lx_tables_ptr(const struct guest_mem *m, uint64_t base, uint64_t
 static void lx_write_gdt(uint8_t *g)
 {
 	for (unsigned i = 0; i < LINUX_GDT_ENTRIES; i++)
-		st64(g + 8 * i, lx_gdt[i]);
+		le_st64(g + 8 * i, lx_gdt[i]);
 }
 
 /* The hidden parts matching lx_gdt. */
@@ -921,12 +862,13 @@ int linux_build_long_mode(const struct guest_mem *m, uint64_t base, struct linux
 	lx_write_gdt(t + LINUX_GDT_OFF);
 	/* 4-level paging (SDM Vol. 3A 4.5): PML4[0] -> PDPT; PDPT[i] -> PD i;
 	 * PD i maps [i GiB, i+1 GiB) with 2 MiB pages, identity. */
-	st64(t + LINUX_PML4_OFF, (base + LINUX_PDPT_OFF) | LX_PTE_P | LX_PTE_RW);
+	le_st64(t + LINUX_PML4_OFF, (base + LINUX_PDPT_OFF) | LX_PTE_P | LX_PTE_RW);
 	for (uint64_t i = 0; i < LX_PD_PAGES; i++) {
 		uint64_t pd = LINUX_PD_OFF + i * LX_PAGE;
-		st64(t + LINUX_PDPT_OFF + 8 * i, (base + pd) | LX_PTE_P | LX_PTE_RW);
+		le_st64(t + LINUX_PDPT_OFF + 8 * i, (base + pd) | LX_PTE_P | LX_PTE_RW);
 		for (uint64_t j = 0; j < 512; j++)
-			st64(t + pd + 8 * j, (i << 30 | j << 21) | LX_PTE_P | LX_PTE_RW | LX_PTE_PS);
+			le_st64(t + pd + 8 * j,
+				(i << 30 | j << 21) | LX_PTE_P | LX_PTE_RW | LX_PTE_PS);
 	}
 	memset(st, 0, sizeof(*st));
 	st->cr0 = LX_CR0_PE | LX_CR0_ET | LX_CR0_PG;

@@ -1,9 +1,8 @@
 /* mptable.c: builds the guest's Intel MP 1.4 tables in the BIOS area (loaders/mptable.h). */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "loaders/bytes.h"
 #include "loaders/mptable.h"
 
 /* MP 4.1 Table 4-1: floating pointer structure. */
@@ -58,47 +57,13 @@ _Static_assert(MPTABLE_FP_ADDR + MPFP_SIZE <= MPTABLE_CONFIG_ADDR &&
 		       MPTABLE_CONFIG_ADDR + MPC_SIZE(MPTABLE_MAX_CPUS) <= MPTABLE_LIMIT,
 	       "MP table does not fit its window");
 
-static void st16(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-}
-
-static void st32(uint8_t *b, uint32_t v)
-{
-	st16(b, v);
-	st16(b + 2, v >> 16);
-}
-
-__attribute__((format(printf, 4, 5))) static int mp_fail(char *err, size_t errlen, int rc,
-							  const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-/* MP 4.1/4.2: all bytes, checksum included, add up to 0. */
-static void mp_checksum(uint8_t *b, size_t len, size_t off)
-{
-	uint8_t sum = 0;
-	b[off] = 0;
-	for (size_t i = 0; i < len; i++)
-		sum = (uint8_t)(sum + b[i]);
-	b[off] = (uint8_t)(0 - sum);
-}
-
 /* One 8-byte interrupt assignment entry (MP 4.3.4 / 4.3.5: same layout). */
 static uint8_t *mp_int_entry(uint8_t *e, uint8_t type, uint8_t int_type, uint8_t src_irq,
 			     uint8_t dst_id, uint8_t dst_pin)
 {
 	e[0] = type;
 	e[1] = int_type;
-	st16(e + 2, MP_FLAGS_CONFORM);
+	le_st16(e + 2, MP_FLAGS_CONFORM);
 	e[4] = MP_ISA_BUS_ID;
 	e[5] = src_irq;
 	e[6] = dst_id;
@@ -112,19 +77,22 @@ int mptable_build(const struct guest_mem *m, unsigned ncpus, struct mptable_resu
 	if (err && errlen)
 		err[0] = '\0';
 	if (!m || !r)
-		return mp_fail(err, errlen, -EINVAL, "mptable_build: NULL guest memory or result");
+		return loader_fail(err, errlen, -EINVAL,
+				   "mptable_build: NULL guest memory or result");
 	if (ncpus == 0)
-		return mp_fail(err, errlen, -EINVAL, "MP table: ncpus is 0");
+		return loader_fail(err, errlen, -EINVAL, "MP table: ncpus is 0");
 	if (ncpus > MPTABLE_MAX_CPUS)
-		return mp_fail(err, errlen, -ERANGE,
-			       "MP table: ncpus %u exceeds %u (8-bit APIC IDs, 0xFF is broadcast, one "
-			       "ID for the I/O APIC); describe this guest with ACPI only",
-			       ncpus, MPTABLE_MAX_CPUS);
+		return loader_fail(err, errlen, -ERANGE,
+				   "MP table: ncpus %u exceeds %u (8-bit APIC IDs, 0xFF is "
+				   "broadcast, one ID for the I/O APIC); describe this guest with "
+				   "ACPI only",
+				   ncpus, MPTABLE_MAX_CPUS);
 	uint8_t *w = gmem_ptr(m, MPTABLE_BASE, MPTABLE_LIMIT - MPTABLE_BASE);
 	if (!w)
-		return mp_fail(err, errlen, -E2BIG,
-			       "MP table 0x%llx-0x%llx is not in guest RAM (low RAM is 0x%llx bytes)",
-			       MPTABLE_BASE, MPTABLE_LIMIT, (unsigned long long)gmem_lowmem(m));
+		return loader_fail(err, errlen, -E2BIG,
+				   "MP table 0x%llx-0x%llx is not in guest RAM (low RAM is 0x%llx "
+				   "bytes)",
+				   MPTABLE_BASE, MPTABLE_LIMIT, (unsigned long long)gmem_lowmem(m));
 	memset(w, 0, MPTABLE_LIMIT - MPTABLE_BASE);
 
 	uint8_t ioapic_id = (uint8_t)ncpus;
@@ -133,12 +101,12 @@ int mptable_build(const struct guest_mem *m, unsigned ncpus, struct mptable_resu
 	uint8_t *c = w + (MPTABLE_CONFIG_ADDR - MPTABLE_BASE);
 
 	memcpy(c, "PCMP", 4);
-	st16(c + MPC_OFF_LENGTH, len);
+	le_st16(c + MPC_OFF_LENGTH, len);
 	c[MPC_OFF_SPEC_REV] = MPTABLE_SPEC_REV;
 	memcpy(c + MPC_OFF_OEM_ID, MPTABLE_OEM_ID, 8);
 	memcpy(c + MPC_OFF_PRODUCT_ID, MPTABLE_PRODUCT_ID, 12);
-	st16(c + MPC_OFF_ENTRY_COUNT, count);
-	st32(c + MPC_OFF_LAPIC_ADDR, (uint32_t)GMEM_LAPIC_BASE);
+	le_st16(c + MPC_OFF_ENTRY_COUNT, count);
+	le_st32(c + MPC_OFF_LAPIC_ADDR, (uint32_t)GMEM_LAPIC_BASE);
 
 	uint8_t *e = c + MPC_HDR_SIZE;
 	for (unsigned i = 0; i < ncpus; i++, e += MPE_PROCESSOR_SIZE) {
@@ -146,8 +114,8 @@ int mptable_build(const struct guest_mem *m, unsigned ncpus, struct mptable_resu
 		e[1] = (uint8_t)i;
 		e[2] = MPTABLE_LAPIC_VERSION;
 		e[3] = MP_CPU_EN | (i == 0 ? MP_CPU_BP : 0);
-		st32(e + 4, MP_CPU_SIGNATURE);
-		st32(e + 8, MP_CPU_FEATURES);
+		le_st32(e + 4, MP_CPU_SIGNATURE);
+		le_st32(e + 8, MP_CPU_FEATURES);
 	}
 	e[0] = MPE_BUS;
 	e[1] = MP_ISA_BUS_ID;
@@ -157,7 +125,7 @@ int mptable_build(const struct guest_mem *m, unsigned ncpus, struct mptable_resu
 	e[1] = ioapic_id;
 	e[2] = MPTABLE_IOAPIC_VERSION;
 	e[3] = MP_IOAPIC_EN;
-	st32(e + 4, (uint32_t)GMEM_IOAPIC_BASE);
+	le_st32(e + 4, (uint32_t)GMEM_IOAPIC_BASE);
 	e += MPE_SIZE;
 	for (unsigned irq = 0; irq < MP_ISA_IRQS; irq++) {
 		if (irq == 2)
@@ -167,16 +135,16 @@ int mptable_build(const struct guest_mem *m, unsigned ncpus, struct mptable_resu
 	}
 	e = mp_int_entry(e, MPE_LINT, MP_INT_EXTINT, 0, MP_ALL_LAPICS, 0);
 	e = mp_int_entry(e, MPE_LINT, MP_INT_NMI, 0, MP_ALL_LAPICS, 1);
-	mp_checksum(c, len, MPC_OFF_CHECKSUM);
+	loader_checksum(len, c, MPC_OFF_CHECKSUM);
 
 	uint8_t *fp = w + (MPTABLE_FP_ADDR - MPTABLE_BASE);
 	memcpy(fp, "_MP_", 4);
-	st32(fp + MPFP_OFF_PHYSPTR, (uint32_t)MPTABLE_CONFIG_ADDR);
+	le_st32(fp + MPFP_OFF_PHYSPTR, (uint32_t)MPTABLE_CONFIG_ADDR);
 	fp[MPFP_OFF_LENGTH] = 1;
 	fp[MPFP_OFF_SPEC_REV] = MPTABLE_SPEC_REV;
 	fp[MPFP_OFF_FEATURE1] = 0;
 	fp[MPFP_OFF_FEATURE2] = 0;
-	mp_checksum(fp, MPFP_SIZE, MPFP_OFF_CHECKSUM);
+	loader_checksum(MPFP_SIZE, fp, MPFP_OFF_CHECKSUM);
 
 	*r = (struct mptable_result){
 		.fp = MPTABLE_FP_ADDR,

@@ -1,12 +1,12 @@
 /* multiboot.c: Multiboot v1 kernel loader, QEMU `-kernel` compatible (loaders/multiboot.h). */
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "loaders/bytes.h"
 #include "loaders/memmap.h"
 #include "loaders/multiboot.h"
 
@@ -66,41 +66,11 @@ struct mb_plan {
 	uint64_t kstart, kend;
 };
 
-static uint32_t ld16(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8;
-}
-
-static uint32_t ld32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void st32(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-	b[2] = (uint8_t)(v >> 16);
-	b[3] = (uint8_t)(v >> 24);
-}
-
-static void st64(uint8_t *b, uint64_t v)
-{
-	st32(b, (uint32_t)v);
-	st32(b + 4, (uint32_t)(v >> 32));
-}
-
-__attribute__((format(printf, 3, 4))) static int mb_fail(struct mb_ctx *c, int rc, const char *fmt,
-							  ...)
-{
-	if (c->err && c->errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+/* One error line into c->err, and guest writes that report their failure
+ * there (loaders/bytes.h). */
+#define mb_fail(c, ...) loader_fail((c)->err, (c)->errlen, __VA_ARGS__)
+#define mb_put(c, ...) loader_put((c)->err, (c)->errlen, __VA_ARGS__)
+#define mb_zero(c, ...) loader_zero((c)->err, (c)->errlen, __VA_ARGS__)
 
 /* Checks that [base, base + len) lies in one RAM entry of the memory map;
  * otherwise fails with "<what> is not in guest RAM (<why>)": -E2BIG when
@@ -146,9 +116,9 @@ static int mb_find_header(struct mb_ctx *c, struct mb_hdr *h)
 
 	for (uint64_t off = 0; off + MBH_BASE_SIZE <= lim; off += 4) {
 		const uint8_t *b = c->img + off;
-		if (ld32(b) != MB_HEADER_MAGIC)
+		if (le_ld32(b) != MB_HEADER_MAGIC)
 			continue;
-		uint32_t flags = ld32(b + MBH_OFF_FLAGS), sum = ld32(b + MBH_OFF_CHECKSUM);
+		uint32_t flags = le_ld32(b + MBH_OFF_FLAGS), sum = le_ld32(b + MBH_OFF_CHECKSUM);
 		if ((uint32_t)(MB_HEADER_MAGIC + flags + sum) == 0) {
 			h->off = (uint32_t)off;
 			h->flags = flags;
@@ -173,11 +143,11 @@ static int mb_find_header(struct mb_ctx *c, struct mb_hdr *h)
 static int mb_plan_aout(struct mb_ctx *c, const struct mb_hdr *h, struct mb_plan *pl)
 {
 	const uint8_t *b = c->img + h->off;
-	uint32_t header_addr = ld32(b + MBH_OFF_HEADER_ADDR);
-	uint32_t load_addr = ld32(b + MBH_OFF_LOAD_ADDR);
-	uint32_t load_end_addr = ld32(b + MBH_OFF_LOAD_END_ADDR);
-	uint32_t bss_end_addr = ld32(b + MBH_OFF_BSS_END_ADDR);
-	uint32_t entry_addr = ld32(b + MBH_OFF_ENTRY_ADDR);
+	uint32_t header_addr = le_ld32(b + MBH_OFF_HEADER_ADDR);
+	uint32_t load_addr = le_ld32(b + MBH_OFF_LOAD_ADDR);
+	uint32_t load_end_addr = le_ld32(b + MBH_OFF_LOAD_END_ADDR);
+	uint32_t bss_end_addr = le_ld32(b + MBH_OFF_BSS_END_ADDR);
+	uint32_t entry_addr = le_ld32(b + MBH_OFF_ENTRY_ADDR);
 	char what[128];
 
 	if (load_addr > header_addr)
@@ -255,12 +225,12 @@ static int mb_plan_aout(struct mb_ctx *c, const struct mb_hdr *h, struct mb_plan
 static int mb_plan_phdr(struct mb_ctx *c, struct mb_plan *pl, unsigned i, const uint8_t *ph,
 			uint32_t e_entry, bool *entry_set)
 {
-	uint32_t p_offset = ld32(ph + offsetof(Elf32_Phdr, p_offset));
-	uint32_t p_vaddr = ld32(ph + offsetof(Elf32_Phdr, p_vaddr));
-	uint32_t p_paddr = ld32(ph + offsetof(Elf32_Phdr, p_paddr));
-	uint32_t p_filesz = ld32(ph + offsetof(Elf32_Phdr, p_filesz));
-	uint32_t p_memsz = ld32(ph + offsetof(Elf32_Phdr, p_memsz));
-	uint32_t p_flags = ld32(ph + offsetof(Elf32_Phdr, p_flags));
+	uint32_t p_offset = le_ld32(ph + offsetof(Elf32_Phdr, p_offset));
+	uint32_t p_vaddr = le_ld32(ph + offsetof(Elf32_Phdr, p_vaddr));
+	uint32_t p_paddr = le_ld32(ph + offsetof(Elf32_Phdr, p_paddr));
+	uint32_t p_filesz = le_ld32(ph + offsetof(Elf32_Phdr, p_filesz));
+	uint32_t p_memsz = le_ld32(ph + offsetof(Elf32_Phdr, p_memsz));
+	uint32_t p_flags = le_ld32(ph + offsetof(Elf32_Phdr, p_flags));
 	char what[128];
 
 	if (p_filesz > p_memsz)
@@ -339,12 +309,12 @@ static int mb_plan_elf(struct mb_ctx *c, const struct mb_hdr *h, struct mb_plan 
 		return mb_fail(c, -EINVAL,
 			       "ELF header: file is 0x%llx bytes, shorter than the %zu-byte ELF32 header",
 			       (unsigned long long)c->size, sizeof(Elf32_Ehdr));
-	uint32_t e_type = ld16(b + offsetof(Elf32_Ehdr, e_type));
-	uint32_t e_machine = ld16(b + offsetof(Elf32_Ehdr, e_machine));
-	uint32_t e_entry = ld32(b + offsetof(Elf32_Ehdr, e_entry));
-	uint32_t e_phoff = ld32(b + offsetof(Elf32_Ehdr, e_phoff));
-	uint32_t e_phentsize = ld16(b + offsetof(Elf32_Ehdr, e_phentsize));
-	uint32_t e_phnum = ld16(b + offsetof(Elf32_Ehdr, e_phnum));
+	uint32_t e_type = le_ld16(b + offsetof(Elf32_Ehdr, e_type));
+	uint32_t e_machine = le_ld16(b + offsetof(Elf32_Ehdr, e_machine));
+	uint32_t e_entry = le_ld32(b + offsetof(Elf32_Ehdr, e_entry));
+	uint32_t e_phoff = le_ld32(b + offsetof(Elf32_Ehdr, e_phoff));
+	uint32_t e_phentsize = le_ld16(b + offsetof(Elf32_Ehdr, e_phentsize));
+	uint32_t e_phnum = le_ld16(b + offsetof(Elf32_Ehdr, e_phnum));
 
 	if (e_machine != EM_386)
 		return mb_fail(c, -ENOEXEC, "ELF header: e_machine %u is not EM_386 (3)%s", e_machine,
@@ -375,8 +345,8 @@ static int mb_plan_elf(struct mb_ctx *c, const struct mb_hdr *h, struct mb_plan 
 	for (unsigned i = 0; i < e_phnum; i++) {
 		const uint8_t *ph = b + e_phoff + (uint64_t)i * e_phentsize;
 		/* Zero-sized segments carry nothing; QEMU's load_elf skips them. */
-		if (ld32(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD ||
-		    ld32(ph + offsetof(Elf32_Phdr, p_memsz)) == 0)
+		if (le_ld32(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD ||
+		    le_ld32(ph + offsetof(Elf32_Phdr, p_memsz)) == 0)
 			continue;
 		int rc = mb_plan_phdr(c, pl, i, ph, e_entry, &entry_set);
 		if (rc)
@@ -494,28 +464,7 @@ static int mb_check_params(struct mb_ctx *c, const struct guest_mem *m,
 	return 0;
 }
 
-/* Writes helpers: every range was checked against the memory map, so a
- * failure here means the map and the accessor disagree. */
-static int mb_put(struct mb_ctx *c, const struct guest_mem *m, uint64_t gpa, const void *src,
-		  uint64_t len)
-{
-	if (gmem_write(m, gpa, src, len))
-		return mb_fail(c, -EFAULT, "internal: write of 0x%llx bytes at 0x%llx failed",
-			       (unsigned long long)len, (unsigned long long)gpa);
-	return 0;
-}
-
-static int mb_zero(struct mb_ctx *c, const struct guest_mem *m, uint64_t gpa, uint64_t len)
-{
-	void *d = gmem_ptr(m, gpa, len);
-	if (!d)
-		return mb_fail(c, -EFAULT, "internal: zeroing 0x%llx bytes at 0x%llx failed",
-			       (unsigned long long)len, (unsigned long long)gpa);
-	if (len)
-		memset(d, 0, len);
-	return 0;
-}
-
+/* Writes s with its NUL at *gpa and advances *gpa past it. */
 static int mb_put_str(struct mb_ctx *c, const struct guest_mem *m, uint64_t *gpa, const char *s)
 {
 	size_t n = strlen(s) + 1;
@@ -561,9 +510,9 @@ static int mb_write(struct mb_ctx *c, const struct guest_mem *m, const struct mb
 		if (!rc)
 			rc = mb_put(c, m, start, p->mods[i].data, p->mods[i].size);
 		at = start + p->mods[i].size;
-		st32(mod + 0, (uint32_t)start);
-		st32(mod + 4, (uint32_t)at); /* end = start + size, as QEMU */
-		st32(mod + 8, (uint32_t)s);
+		le_st32(mod + 0, (uint32_t)start);
+		le_st32(mod + 4, (uint32_t)at); /* end = start + size, as QEMU */
+		le_st32(mod + 8, (uint32_t)s);
 		if (!rc)
 			rc = mb_put_str(c, m, &s, mb_str(p->mods[i].cmdline));
 		if (!rc)
@@ -576,27 +525,27 @@ static int mb_write(struct mb_ctx *c, const struct guest_mem *m, const struct mb
 	/* Memory map (MB sec. 3.3 "mmap_addr"): size, base_addr, length, type. */
 	for (unsigned i = 0; i < c->nmap && !rc; i++) {
 		uint8_t e[MB_MMAP_ENTRY_SIZE];
-		st32(e + 0, MB_MMAP_ENTRY_SIZE_FIELD);
-		st64(e + 4, c->map[i].base);
-		st64(e + 12, c->map[i].len);
-		st32(e + 20, c->map[i].type);
+		le_st32(e + 0, MB_MMAP_ENTRY_SIZE_FIELD);
+		le_st64(e + 4, c->map[i].base);
+		le_st64(e + 12, c->map[i].len);
+		le_st32(e + 20, c->map[i].type);
 		rc = mb_put(c, m, l->mmap + (uint64_t)i * MB_MMAP_ENTRY_SIZE, e, sizeof(e));
 	}
 	if (rc)
 		return rc;
 
 	uint8_t mbi[MB_INFO_SIZE] = {0};
-	st32(mbi + MB_INFO_OFF_FLAGS, MB_INFO_MEMORY | MB_INFO_BOOTDEV | MB_INFO_CMDLINE |
+	le_st32(mbi + MB_INFO_OFF_FLAGS, MB_INFO_MEMORY | MB_INFO_BOOTDEV | MB_INFO_CMDLINE |
 					      MB_INFO_MODS | MB_INFO_MEM_MAP | MB_INFO_LOADER_NAME);
-	st32(mbi + MB_INFO_OFF_MEM_LOWER, memmap_lower_kb(m));
-	st32(mbi + MB_INFO_OFF_MEM_UPPER, memmap_upper_kb(m));
-	st32(mbi + MB_INFO_OFF_BOOT_DEVICE, MB_BOOT_DEVICE_NONE);
-	st32(mbi + MB_INFO_OFF_CMDLINE, (uint32_t)cmdline);
-	st32(mbi + MB_INFO_OFF_MODS_COUNT, p->nmods);
-	st32(mbi + MB_INFO_OFF_MODS_ADDR, (uint32_t)l->mods);
-	st32(mbi + MB_INFO_OFF_MMAP_LENGTH, c->nmap * MB_MMAP_ENTRY_SIZE);
-	st32(mbi + MB_INFO_OFF_MMAP_ADDR, (uint32_t)l->mmap);
-	st32(mbi + MB_INFO_OFF_LOADER_NAME, (uint32_t)loader_name);
+	le_st32(mbi + MB_INFO_OFF_MEM_LOWER, memmap_lower_kb(m));
+	le_st32(mbi + MB_INFO_OFF_MEM_UPPER, memmap_upper_kb(m));
+	le_st32(mbi + MB_INFO_OFF_BOOT_DEVICE, MB_BOOT_DEVICE_NONE);
+	le_st32(mbi + MB_INFO_OFF_CMDLINE, (uint32_t)cmdline);
+	le_st32(mbi + MB_INFO_OFF_MODS_COUNT, p->nmods);
+	le_st32(mbi + MB_INFO_OFF_MODS_ADDR, (uint32_t)l->mods);
+	le_st32(mbi + MB_INFO_OFF_MMAP_LENGTH, c->nmap * MB_MMAP_ENTRY_SIZE);
+	le_st32(mbi + MB_INFO_OFF_MMAP_ADDR, (uint32_t)l->mmap);
+	le_st32(mbi + MB_INFO_OFF_LOADER_NAME, (uint32_t)loader_name);
 	return mb_put(c, m, l->info, mbi, sizeof(mbi));
 }
 
