@@ -13,12 +13,14 @@
 static void usage(FILE *f)
 {
 	fputs("usage: hyve [options] [KERNEL]\n"
-	      "Boots a Multiboot kernel (or, without KERNEL, the built-in SMP demo) on KVM.\n"
+	      "Boots KERNEL on KVM: a Multiboot v1 image, a Linux bzImage or a Linux vmlinux\n"
+	      "with a PVH note (without KERNEL: the built-in SMP demo).\n"
 	      "\n"
 	      "  -c, --cpus N            configured vCPUs (default 1; max 255 without x2APIC)\n"
 	      "  -m, --memory SIZE       guest RAM, K/M/G suffix (default 256M)\n"
 	      "  -a, --append STR        kernel command line (after the kernel's name, as QEMU)\n"
-	      "      --initrd \"F A,F2\"   Multiboot modules: comma-separated \"FILE ARGS\" (as QEMU)\n"
+	      "      --initrd \"F A,F2\"   Multiboot modules: comma-separated \"FILE ARGS\" (as QEMU);\n"
+	      "                          Linux: the initramfs file\n"
 	      "      --module \"F ARGS\"   one more Multiboot module (repeatable)\n"
 	      "      --ap-startup=MODE   ipi-exit (default) or spinup-ap: AP start-up protocol\n"
 	      "      --no-x2apic         hide x2APIC from the guest\n"

@@ -220,7 +220,7 @@ int kvm_translate(int fd, uint64_t linear, uint64_t *gpa)
 	return 0;
 }
 
-int kvm_inject_exception(int fd, uint8_t nr)
+static int inject(int fd, uint8_t nr, bool has_ec, uint32_t ec)
 {
 	struct kvm_vcpu_events ev;
 	memset(&ev, 0, sizeof(ev));
@@ -229,8 +229,11 @@ int kvm_inject_exception(int fd, uint8_t nr)
 		return r;
 	ev.exception.injected = 1;
 	ev.exception.nr = nr;
-	ev.exception.has_error_code = 0;
-	ev.exception.error_code = 0;
+	ev.exception.has_error_code = has_ec;
+	ev.exception.error_code = ec;
 	ev.flags = 0;
 	return xioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
 }
+
+int kvm_inject_exception(int fd, uint8_t nr) { return inject(fd, nr, false, 0); }
+int kvm_inject_exception_ec(int fd, uint8_t nr, uint32_t error_code) { return inject(fd, nr, true, error_code); }

@@ -34,5 +34,7 @@ uint64_t kvm_host_tsc(void);
 int kvm_translate(int fd, uint64_t linear, uint64_t *gpa);
 /* Injects exception `nr` (no error code) before the next entry. */
 int kvm_inject_exception(int fd, uint8_t nr);
+/* Same, for an exception that pushes an error code (#GP, #PF, ...). */
+int kvm_inject_exception_ec(int fd, uint8_t nr, uint32_t error_code);
 
 #endif

@@ -29,3 +29,5 @@ test_vcpu_state_SRCS := vmm/vm.c vmm/rendezvous.c vmm/kvm.c vmm/cpuid.c vmm/vlap
 VMM_SRCS += vmm/vioapic.c
 UNIT_TESTS += test_vioapic
 test_vioapic_SRCS := vmm/vioapic.c
+UNIT_TESTS += test_pvm
+test_pvm_SRCS := vmm/pvm.c

@@ -1,4 +1,4 @@
-/* pvm.c: completes int3, CLAC/STAC, POPCNT, LZCNT and TZCNT for KVM-PVM hosts (see pvm.h). */
+/* pvm.c: completes int3, FWAIT, CLAC/STAC, POPCNT, LZCNT, TZCNT and CMPXCHG16B, LSL for KVM-PVM hosts (see pvm.h). */
 #include "vmm/pvm.h"
 
 #define RFLAGS_CF (1u << 0)
@@ -14,6 +14,13 @@ static __u64 *gpr(struct kvm_regs *r, unsigned n)
 {
 	__u64 *map[16] = {&r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi, &r->rdi,
 			     &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15};
+	return map[n & 15];
+}
+
+static uint64_t gpr_value(const struct kvm_regs *r, unsigned n)
+{
+	const __u64 map[16] = {r->rax, r->rcx, r->rdx, r->rbx, r->rsp, r->rbp, r->rsi, r->rdi,
+			       r->r8,  r->r9,  r->r10, r->r11, r->r12, r->r13, r->r14, r->r15};
 	return map[n & 15];
 }
 
@@ -96,4 +103,151 @@ enum pvm_result pvm_complete(const uint8_t *insn, size_t len, bool long_mode, st
 	regs->rflags = fl;
 	regs->rip += i + 3;
 	return PVM_DONE;
+}
+
+bool pvm_decode_cmpxchg16b(const uint8_t *insn, size_t len, bool long_mode, const struct kvm_regs *regs,
+			   uint64_t fs_base, uint64_t gs_base, struct pvm_mem_op *op)
+{
+	size_t i = 0;
+	bool addr32 = false;
+	uint64_t seg = 0;
+	unsigned rex = 0;
+	if (!long_mode)
+		return false;
+	for (; i < len && i < 14; i++) {
+		if (insn[i] == 0xf0 || insn[i] == 0x2e || insn[i] == 0x3e || insn[i] == 0x26 || insn[i] == 0x36)
+			continue; /* LOCK; CS/DS/ES/SS overrides are flat in 64-bit mode */
+		else if (insn[i] == 0x64)
+			seg = fs_base;
+		else if (insn[i] == 0x65)
+			seg = gs_base;
+		else if (insn[i] == 0x67)
+			addr32 = true;
+		else
+			break;
+	}
+	if (i < len && (insn[i] & 0xf0) == 0x40)
+		rex = insn[i++];
+	if (!(rex & 8) || i + 3 > len || insn[i] != 0x0f || insn[i + 1] != 0xc7)
+		return false;
+	uint8_t modrm = insn[i + 2];
+	unsigned mod = modrm >> 6, rm = modrm & 7;
+	if (mod == 3 || ((modrm >> 3) & 7) != 1)
+		return false; /* register form (#UD) or another 0F C7 group member */
+	i += 3;
+	/* Effective address, 64-bit mode (SDM Vol. 2A 2.2.1, tables 2-2 and 2-3). */
+	uint64_t ea = 0;
+	bool rip_rel = false;
+	if (rm == 4) {
+		if (i >= len)
+			return false;
+		uint8_t sib = insn[i++];
+		unsigned scale = sib >> 6, index = ((sib >> 3) & 7) | ((rex & 2) ? 8 : 0);
+		unsigned base = (sib & 7) | ((rex & 1) ? 8 : 0);
+		if (index != 4)
+			ea += gpr_value(regs, index) << scale;
+		if ((base & 7) == 5 && mod == 0)
+			mod = 2; /* no base register: a disp32 follows (read below) */
+		else
+			ea += gpr_value(regs, base);
+	} else if (rm == 5 && mod == 0) {
+		rip_rel = true;
+		mod = 2;
+	} else {
+		ea += gpr_value(regs, rm | ((rex & 1) ? 8 : 0));
+	}
+	if (mod == 1) {
+		if (i + 1 > len)
+			return false;
+		ea += (uint64_t)(int64_t)(int8_t)insn[i++];
+	} else if (mod == 2) {
+		if (i + 4 > len)
+			return false;
+		int32_t d;
+		__builtin_memcpy(&d, insn + i, 4);
+		ea += (uint64_t)(int64_t)d;
+		i += 4;
+	}
+	if (rip_rel)
+		ea += regs->rip + i; /* relative to the next instruction */
+	if (addr32)
+		ea &= 0xffffffffULL;
+	op->la = seg + ea;
+	op->len = i;
+	return true;
+}
+
+void pvm_cmpxchg16b_finish(struct kvm_regs *regs, const struct pvm_mem_op *op, bool equal, uint64_t old_lo,
+			   uint64_t old_hi)
+{
+	if (equal) {
+		regs->rflags |= RFLAGS_ZF;
+	} else {
+		regs->rflags &= ~(uint64_t)RFLAGS_ZF;
+		regs->rax = old_lo;
+		regs->rdx = old_hi;
+	}
+	regs->rip += op->len;
+}
+
+bool pvm_decode_lsl(const uint8_t *insn, size_t len, bool long_mode, const struct kvm_regs *regs,
+		    struct pvm_lsl_op *op)
+{
+	size_t i = 0;
+	bool opsize16 = false;
+	unsigned rex = 0;
+	for (; i < len && i < 14; i++) {
+		if (insn[i] == 0x66)
+			opsize16 = true;
+		else if (insn[i] == 0x2e || insn[i] == 0x3e || insn[i] == 0x26 || insn[i] == 0x36 ||
+			 insn[i] == 0x64 || insn[i] == 0x65)
+			continue;
+		else
+			break;
+	}
+	if (long_mode && i < len && (insn[i] & 0xf0) == 0x40)
+		rex = insn[i++];
+	if (i + 3 > len || insn[i] != 0x0f || insn[i + 1] != 0x03 || (insn[i + 2] >> 6) != 3)
+		return false;
+	uint8_t modrm = insn[i + 2];
+	op->sel = (uint16_t)gpr_value(regs, (modrm & 7) | ((rex & 1) ? 8 : 0));
+	op->dst = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
+	op->bits = (rex & 8) ? 64 : opsize16 ? 16 : 32;
+	op->len = i + 3;
+	return true;
+}
+
+void pvm_lsl_finish(struct kvm_regs *regs, const struct pvm_lsl_op *op, bool found, uint64_t desc, unsigned cpl,
+		    bool long_mode)
+{
+	bool ok = found;
+	if (ok) {
+		unsigned type = (desc >> 40) & 0xf, dpl = (desc >> 45) & 3, rpl = op->sel & 3;
+		bool s = (desc >> 44) & 1;
+		if (s) {
+			/* Code or data: conforming code (type 11x1... C bit with code) skips the privilege check. */
+			bool conforming = (type & 0xc) == 0xc;
+			if (!conforming && (dpl < cpl || dpl < rpl))
+				ok = false;
+		} else {
+			/* System: LDT and available/busy TSS; 16-bit TSSs only outside IA-32e mode (SDM LSL table). */
+			bool valid = type == 2 || type == 9 || type == 11 || (!long_mode && (type == 1 || type == 3));
+			if (!valid || dpl < cpl || dpl < rpl)
+				ok = false;
+		}
+	}
+	if (!ok) {
+		regs->rflags &= ~(uint64_t)RFLAGS_ZF;
+	} else {
+		uint64_t limit = (desc & 0xffff) | (((desc >> 48) & 0xf) << 16);
+		if ((desc >> 55) & 1)
+			limit = (limit << 12) | 0xfff; /* G: 4 KiB granularity */
+		__u64 *d = gpr(regs, op->dst);
+		if (op->bits == 16)
+			*d = (*d & ~0xffffULL) | (limit & 0xffff);
+		else
+			*d = limit & 0xffffffffULL;
+		regs->rflags |= RFLAGS_ZF;
+	}
+	regs->rip += op->len;
 }

@@ -6,7 +6,10 @@
  * int3 (a #BP trap), CLAC/STAC (SMAP) and the register forms of POPCNT,
  * LZCNT and TZCNT (SDM Vol. 2A/2B), which Linux patches in when CPUID says
  * the CPU has them (PVM lets the guest see the host's CPUID bits, so they
- * cannot be hidden). On VMX/SVM
+ * cannot be hidden), CMPXCHG16B, the one memory-operand instruction
+ * (SLUB's lockless freelists use it when CPUID says CX16), and LSL (Linux's
+ * paranoid NMI/#MC entry reads the CPU number from a GDT limit with it when
+ * FSGSBASE is on). On VMX/SVM
  * hosts none of this runs: those instructions never reach the emulator.
  */
 #ifndef VMM_PVM_H
@@ -26,5 +29,44 @@ enum pvm_result {
 /* Decodes insn (len bytes fetched at RIP) and, if it is one hyve completes,
  * updates regs. long_mode: CS.L (REX prefixes exist only in 64-bit mode). */
 enum pvm_result pvm_complete(const uint8_t *insn, size_t len, bool long_mode, struct kvm_regs *regs);
+
+/* CMPXCHG16B m128 (REX.W 0F C7 /1, 64-bit mode only; SDM Vol. 2A
+ * "CMPXCHG8B/CMPXCHG16B"): decode only; the caller does the atomic access. */
+struct pvm_mem_op {
+	uint64_t la; /* linear address of the m128 operand */
+	size_t len;  /* instruction length, prefixes included */
+};
+
+/* True when insn is CMPXCHG16B with a memory operand; fills op. fs_base and
+ * gs_base are the FS and GS bases (the other segments are flat in 64-bit
+ * mode). The operand must be 16-byte aligned (else #GP(0)): the caller checks. */
+bool pvm_decode_cmpxchg16b(const uint8_t *insn, size_t len, bool long_mode, const struct kvm_regs *regs,
+			   uint64_t fs_base, uint64_t gs_base, struct pvm_mem_op *op);
+
+/* Completes it: equal (m128 matched RDX:RAX, and RCX:RBX was stored) sets
+ * ZF; otherwise ZF is cleared and RDX:RAX = old (old_lo, old_hi). RIP moves
+ * past the instruction. */
+void pvm_cmpxchg16b_finish(struct kvm_regs *regs, const struct pvm_mem_op *op, bool equal, uint64_t old_lo,
+			   uint64_t old_hi);
+
+/* LSL r, r/m16 (0F 03 /r; SDM Vol. 2A "LSL"), register source only: decode;
+ * the caller fetches the descriptor the selector names. */
+struct pvm_lsl_op {
+	uint16_t sel;  /* the selector (low 16 bits of the source register) */
+	unsigned dst;  /* destination register number (SDM table 2-2) */
+	unsigned bits; /* operand size: 16, 32 or 64 */
+	size_t len;    /* instruction length */
+};
+
+/* True when insn is LSL with a register source; fills op. */
+bool pvm_decode_lsl(const uint8_t *insn, size_t len, bool long_mode, const struct kvm_regs *regs,
+		    struct pvm_lsl_op *op);
+
+/* Completes it: found (the selector is not null and its descriptor lies
+ * inside the GDT/LDT limit) and desc (the 8-byte descriptor) decide ZF and
+ * the limit written, with the type and privilege checks of the SDM for the
+ * current privilege level cpl; long_mode: IA-32e system types only. */
+void pvm_lsl_finish(struct kvm_regs *regs, const struct pvm_lsl_op *op, bool found, uint64_t desc, unsigned cpl,
+		    bool long_mode);
 
 #endif

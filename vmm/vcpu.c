@@ -355,6 +355,70 @@ static bool handle_apic_mmio(struct vcpu *v)
 	return true;
 }
 
+/* LOCK CMPXCHG16B on the host: atomic against the other vCPUs' accesses to
+ * the same guest memory, whatever prefix the guest used (SDM Vol. 2A). */
+static bool host_cmpxchg16b(void *p, uint64_t *lo, uint64_t *hi, uint64_t new_lo, uint64_t new_hi)
+{
+	bool eq;
+	__asm__ volatile("lock cmpxchg16b %1"
+			 : "=@ccz"(eq), "+m"(*(unsigned __int128 *)p), "+a"(*lo), "+d"(*hi)
+			 : "b"(new_lo), "c"(new_hi)
+			 : "memory");
+	return eq;
+}
+
+/* The memory half of CMPXCHG16B for KVM-PVM (pvm.h): #GP(0) when the operand
+ * is not 16-byte aligned, else the compare-exchange on guest memory. */
+static bool complete_cmpxchg16b(struct vcpu *v, struct kvm_regs *regs, const struct pvm_mem_op *op)
+{
+	if (op->la & 15) {
+		if (kvm_inject_exception_ec(v->fd, 13, 0) < 0)
+			return false;
+	} else {
+		uint64_t gpa;
+		void *p;
+		if (kvm_translate(v->fd, op->la, &gpa) < 0 || !(p = gmem_ptr(&v->vm->mem, gpa, 16)))
+			return false; /* not mapped: the emulation failure is reported */
+		uint64_t lo = regs->rax, hi = regs->rdx;
+		bool eq = host_cmpxchg16b(p, &lo, &hi, regs->rbx, regs->rcx);
+		pvm_cmpxchg16b_finish(regs, op, eq, lo, hi);
+		if (kvm_set_regs(v->fd, regs) < 0)
+			return false;
+	}
+	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* The 8-byte descriptor selector sel names in the GDT or LDT (SDM Vol. 3A
+ * 3.4.2, 3.5.1): false for a null selector, one beyond the table's limit, or
+ * a table hyve cannot read. */
+static bool read_descriptor(struct vcpu *v, const struct kvm_sregs *s, uint16_t sel, uint64_t *desc)
+{
+	bool ldt = sel & 4;
+	uint64_t base = ldt ? s->ldt.base : s->gdt.base;
+	uint32_t limit = ldt ? s->ldt.limit : s->gdt.limit;
+	if ((!ldt && (sel & ~7u) == 0) || (ldt && (s->ldt.unusable || !s->ldt.present)))
+		return false;
+	uint32_t off = sel & ~7u;
+	if (off + 7 > limit)
+		return false;
+	uint64_t la = base + off;
+	uint8_t b[8];
+	for (unsigned k = 0; k < 8;) { /* one piece per page: the entry may straddle two */
+		uint64_t gpa;
+		const uint8_t *p;
+		unsigned n = 0x1000 - ((la + k) & 0xfff);
+		if (n > 8 - k)
+			n = 8 - k;
+		if (kvm_translate(v->fd, la + k, &gpa) < 0 || !(p = gmem_ptr(&v->vm->mem, gpa, n)))
+			return false;
+		memcpy(b + k, p, n);
+		k += n;
+	}
+	memcpy(desc, b, 8);
+	return true;
+}
+
 /* KVM-PVM emulates guest CPL0 code and stops with an emulation failure on
  * a few instructions; hyve completes those it can, exactly as the processor
  * would (vmm/pvm.h). On VMX/SVM hosts this path never runs. Returns true when
@@ -384,6 +448,16 @@ static bool complete_insn(struct vcpu *v)
 		memcpy(insn, p, len);
 	}
 	enum pvm_result r = pvm_complete(insn, len, s.cs.l, &regs);
+	struct pvm_mem_op op;
+	if (r == PVM_UNSUPPORTED && pvm_decode_cmpxchg16b(insn, len, s.cs.l, &regs, s.fs.base, s.gs.base, &op))
+		return complete_cmpxchg16b(v, &regs, &op);
+	struct pvm_lsl_op lsl;
+	if (r == PVM_UNSUPPORTED && pvm_decode_lsl(insn, len, s.cs.l, &regs, &lsl)) {
+		uint64_t desc = 0;
+		bool found = read_descriptor(v, &s, lsl.sel, &desc);
+		pvm_lsl_finish(&regs, &lsl, found, desc, s.cs.selector & 3, s.cs.l);
+		r = PVM_DONE;
+	}
 	if (r == PVM_UNSUPPORTED || kvm_set_regs(v->fd, &regs) < 0)
 		return false;
 	if (r == PVM_INJECT_BP && kvm_inject_exception(v->fd, 3) < 0)

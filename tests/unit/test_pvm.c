@@ -1,0 +1,231 @@
+/* test_pvm.c: the instructions hyve completes for KVM-PVM hosts (vmm/pvm.c). */
+#include <string.h>
+
+#include "tests/unit/tap.h"
+#include "vmm/pvm.h"
+
+#define ZF (1u << 6)
+#define CF (1u << 0)
+#define AC (1u << 18)
+#define RIP0 0xffffffff81000000ULL
+
+static struct kvm_regs regs0(void)
+{
+	struct kvm_regs r;
+	memset(&r, 0, sizeof(r));
+	r.rip = RIP0;
+	r.rflags = 0x2;
+	return r;
+}
+
+static enum pvm_result run(const uint8_t *insn, size_t len, bool lm, struct kvm_regs *r)
+{
+	return pvm_complete(insn, len, lm, r);
+}
+
+static void test_simple(void)
+{
+	struct kvm_regs r = regs0();
+	static const uint8_t int3[] = {0xcc}, fwait[] = {0x9b}, clac[] = {0x0f, 0x01, 0xca},
+			     stac[] = {0x0f, 0x01, 0xcb}, hlt[] = {0xf4}, cpuid[] = {0x0f, 0xa2};
+	CHECK_EQ(run(int3, 1, true, &r), PVM_INJECT_BP, "int3: inject #BP");
+	CHECK_EQ(r.rip, RIP0 + 1, "int3: RIP past it (a trap)");
+	r = regs0();
+	CHECK_EQ(run(fwait, 1, true, &r), PVM_DONE, "fwait: done");
+	CHECK_EQ(r.rip, RIP0 + 1, "fwait: RIP + 1");
+	r = regs0();
+	CHECK_EQ(run(stac, 3, true, &r), PVM_DONE, "stac: done");
+	CHECK(r.rflags & AC, "stac: AC set");
+	CHECK_EQ(run(clac, 3, true, &r), PVM_DONE, "clac: done");
+	CHECK(!(r.rflags & AC), "clac: AC clear");
+	CHECK_EQ(r.rip, RIP0 + 6, "clac/stac: 3 bytes each");
+	r = regs0();
+	CHECK_EQ(run(hlt, 1, true, &r), PVM_UNSUPPORTED, "hlt: not hyve's");
+	CHECK_EQ(run(cpuid, 2, true, &r), PVM_UNSUPPORTED, "cpuid: not hyve's");
+	CHECK_EQ(run(clac, 2, true, &r), PVM_UNSUPPORTED, "truncated clac: unsupported");
+	CHECK_EQ(r.rip, RIP0, "unsupported: RIP unchanged");
+}
+
+static void test_counts(void)
+{
+	struct kvm_regs r = regs0();
+	/* popcnt %rcx,%rax: f3 48 0f b8 c1 */
+	static const uint8_t popcnt64[] = {0xf3, 0x48, 0x0f, 0xb8, 0xc1};
+	r.rcx = 0xff00ff00ff00ff00ULL;
+	r.rax = 7;
+	r.rflags |= CF;
+	CHECK_EQ(run(popcnt64, sizeof(popcnt64), true, &r), PVM_DONE, "popcnt64: done");
+	CHECK_EQ(r.rax, 32, "popcnt64: 32 bits");
+	CHECK(!(r.rflags & (CF | ZF)), "popcnt64: CF and ZF clear");
+	CHECK_EQ(r.rip, RIP0 + 5, "popcnt64: 5 bytes");
+	r = regs0();
+	r.rcx = 0;
+	run(popcnt64, sizeof(popcnt64), true, &r);
+	CHECK(r.rflags & ZF, "popcnt of 0: ZF");
+	/* tzcnt %edx,%r9d: f3 44 0f bc ca */
+	static const uint8_t tzcnt32[] = {0xf3, 0x44, 0x0f, 0xbc, 0xca};
+	r = regs0();
+	r.rdx = 0xffffffff00000000ULL; /* low 32 bits 0 */
+	r.r9 = ~0ULL;
+	CHECK_EQ(run(tzcnt32, sizeof(tzcnt32), true, &r), PVM_DONE, "tzcnt32: done");
+	CHECK_EQ(r.r9, 32, "tzcnt32 of 0: 32, zero-extended");
+	CHECK(r.rflags & CF, "tzcnt32 of 0: CF");
+	/* lzcnt %bx,%ax: 66 f3 0f bd c3 */
+	static const uint8_t lzcnt16[] = {0x66, 0xf3, 0x0f, 0xbd, 0xc3};
+	r = regs0();
+	r.rbx = 0x0100;
+	r.rax = 0x1234567890abcdefULL;
+	CHECK_EQ(run(lzcnt16, sizeof(lzcnt16), true, &r), PVM_DONE, "lzcnt16: done");
+	CHECK_EQ(r.rax, 0x1234567890ab0007ULL, "lzcnt16: 7, bits 63:16 kept");
+	CHECK(!(r.rflags & (CF | ZF)), "lzcnt16: flags clear");
+	/* popcnt with a memory source (f3 0f b8 07) is not completed. */
+	static const uint8_t popcnt_mem[] = {0xf3, 0x0f, 0xb8, 0x07};
+	r = regs0();
+	CHECK_EQ(run(popcnt_mem, sizeof(popcnt_mem), true, &r), PVM_UNSUPPORTED, "popcnt m32: unsupported");
+}
+
+static bool dec(const uint8_t *insn, size_t len, bool lm, const struct kvm_regs *r, struct pvm_mem_op *op)
+{
+	return pvm_decode_cmpxchg16b(insn, len, lm, r, 0x1000000000ULL, 0xffff888000000000ULL, op);
+}
+
+static void test_cmpxchg16b(void)
+{
+	struct kvm_regs r = regs0();
+	struct pvm_mem_op op;
+	r.rdi = 0x2000;
+	r.rsi = 0x30;
+	r.r8 = 0x100000;
+	r.r13 = 0x4440;
+	/* Forms Linux uses: cmpxchg16b %gs:(%rdi) (this_cpu_cmpxchg_double) and
+	 * lock cmpxchg16b (%rdi), plus every addressing mode. */
+	static const struct {
+		const char *what;
+		uint8_t insn[15];
+		size_t len;
+		uint64_t la;
+	} ok[] = {
+		{"gs:(%rdi)", {0x65, 0x48, 0x0f, 0xc7, 0x0f}, 5, 0xffff888000000000ULL + 0x2000},
+		{"lock (%rdi)", {0xf0, 0x48, 0x0f, 0xc7, 0x0f}, 5, 0x2000},
+		{"fs:0x10(%rdi)", {0x64, 0x48, 0x0f, 0xc7, 0x4f, 0x10}, 6, 0x1000000000ULL + 0x2010},
+		{"-0x10(%rdi) disp8", {0x48, 0x0f, 0xc7, 0x4f, 0xf0}, 5, 0x1ff0},
+		{"0x1000(%rdi) disp32", {0x48, 0x0f, 0xc7, 0x8f, 0x00, 0x10, 0x00, 0x00}, 8, 0x3000},
+		{"(%r13) REX.B, mod 1", {0x49, 0x0f, 0xc7, 0x4d, 0x00}, 5, 0x4440},
+		{"(%rdi,%rsi,4) SIB", {0x48, 0x0f, 0xc7, 0x0c, 0xb7}, 5, 0x2000 + 0x30 * 4},
+		{"(%rdi,%r8,1) SIB REX.X", {0x4a, 0x0f, 0xc7, 0x0c, 0x07}, 5, 0x102000},
+		{"0x40(,%rsi,2) SIB no base", {0x48, 0x0f, 0xc7, 0x0c, 0x75, 0x40, 0, 0, 0}, 9, 0x40 + 0x60},
+		{"(%rsp) SIB no index", {0x48, 0x0f, 0xc7, 0x0c, 0x24}, 5, 0x7000},
+		{"0x20(%rip)", {0x48, 0x0f, 0xc7, 0x0d, 0x20, 0, 0, 0}, 8, RIP0 + 8 + 0x20},
+		{"addr32 (%edi)", {0x67, 0x48, 0x0f, 0xc7, 0x0f}, 5, 0x2000},
+	};
+	r.rsp = 0x7000;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		bool d = dec(ok[i].insn, ok[i].len, true, &r, &op);
+		CHECK(d && op.la == ok[i].la && op.len == ok[i].len, "cmpxchg16b %s: la %llx len %zu", ok[i].what,
+		      d ? (unsigned long long)op.la : 0ULL, d ? op.len : 0);
+	}
+	static const struct {
+		const char *what;
+		uint8_t insn[8];
+		size_t len;
+		bool lm;
+	} bad[] = {
+		{"no REX.W (cmpxchg8b)", {0x0f, 0xc7, 0x0f}, 3, true},
+		{"not 64-bit mode", {0x48, 0x0f, 0xc7, 0x0f}, 4, false},
+		{"register form", {0x48, 0x0f, 0xc7, 0xc9}, 4, true},
+		{"rdrand (0F C7 /6)", {0x48, 0x0f, 0xc7, 0xf0}, 4, true},
+		{"truncated disp32", {0x48, 0x0f, 0xc7, 0x8f, 0x00, 0x10}, 6, true},
+		{"truncated SIB", {0x48, 0x0f, 0xc7, 0x0c}, 4, true},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(!dec(bad[i].insn, bad[i].len, bad[i].lm, &r, &op), "not cmpxchg16b: %s", bad[i].what);
+
+	/* Outcome: equal sets ZF; a mismatch loads RDX:RAX and clears ZF. */
+	op.len = 5;
+	r = regs0();
+	r.rax = 1, r.rdx = 2;
+	pvm_cmpxchg16b_finish(&r, &op, true, 1, 2);
+	CHECK((r.rflags & ZF) && r.rax == 1 && r.rdx == 2 && r.rip == RIP0 + 5, "finish equal: ZF, RDX:RAX kept");
+	r = regs0();
+	r.rflags |= ZF;
+	pvm_cmpxchg16b_finish(&r, &op, false, 0x11, 0x22);
+	CHECK(!(r.rflags & ZF) && r.rax == 0x11 && r.rdx == 0x22 && r.rip == RIP0 + 5,
+	      "finish mismatch: ZF clear, RDX:RAX = old");
+}
+
+/* A descriptor: base 0, limit, type, S, DPL, present, G. */
+static uint64_t desc(uint32_t limit, unsigned type, bool s, unsigned dpl, bool g)
+{
+	return (limit & 0xffffULL) | ((uint64_t)((limit >> 16) & 0xf) << 48) | ((uint64_t)type << 40) |
+	       ((uint64_t)s << 44) | ((uint64_t)dpl << 45) | (1ULL << 47) | ((uint64_t)g << 55);
+}
+
+static void test_lsl(void)
+{
+	struct kvm_regs r = regs0();
+	struct pvm_lsl_op op;
+	/* lsl %rax,%rax (48 0f 03 c0): Linux's paranoid_entry with selector 0x7b. */
+	static const uint8_t lsl64[] = {0x48, 0x0f, 0x03, 0xc0}, lsl32_r9_ecx[] = {0x44, 0x0f, 0x03, 0xc9},
+			     lsl16[] = {0x66, 0x0f, 0x03, 0xc3}, lsl_mem[] = {0x48, 0x0f, 0x03, 0x07};
+	r.rax = 0xffffffff0000007bULL;
+	CHECK(pvm_decode_lsl(lsl64, sizeof(lsl64), true, &r, &op) && op.sel == 0x7b && op.dst == 0 && op.bits == 64 &&
+		      op.len == 4,
+	      "lsl %%rax,%%rax: selector 0x7b, 64-bit");
+	/* __CPUNODE_SEG: data, DPL 3, limit = (node << 12) | cpu = 0x1005, byte granular. */
+	pvm_lsl_finish(&r, &op, true, desc(0x1005, 0x5, true, 3, false), 0, true);
+	CHECK(r.rax == 0x1005 && (r.rflags & ZF) && r.rip == RIP0 + 4, "lsl: limit 0x1005, ZF, RIP + 4");
+	r = regs0();
+	r.rcx = 0x10;
+	r.r9 = ~0ULL;
+	CHECK(pvm_decode_lsl(lsl32_r9_ecx, sizeof(lsl32_r9_ecx), true, &r, &op) && op.dst == 9 && op.bits == 32,
+	      "lsl %%ecx,%%r9d: decoded");
+	pvm_lsl_finish(&r, &op, true, desc(0xfffff, 0xb, true, 0, true), 0, true);
+	CHECK(r.r9 == 0xffffffffULL && (r.rflags & ZF), "lsl: G scales 0xfffff to 0xffffffff, zero-extended");
+	r = regs0();
+	r.rbx = 0x28;
+	r.rax = 0xaaaaaaaaaaaaaaaaULL;
+	CHECK(pvm_decode_lsl(lsl16, sizeof(lsl16), true, &r, &op) && op.bits == 16, "lsl 16-bit: decoded");
+	pvm_lsl_finish(&r, &op, true, desc(0x12345, 0x3, true, 0, false), 0, true);
+	CHECK(r.rax == 0xaaaaaaaaaaaa2345ULL, "lsl 16-bit: low 16 bits of the limit, the rest kept");
+	CHECK(!pvm_decode_lsl(lsl_mem, sizeof(lsl_mem), true, &r, &op), "lsl with a memory source: not completed");
+
+	/* ZF clear, destination kept: not found, privilege, system types. */
+	const struct {
+		const char *what;
+		bool found;
+		uint64_t d;
+		unsigned cpl, rpl;
+		bool lm, zf;
+	} c[] = {
+		{"null or beyond the limit", false, 0, 0, 0, true, false},
+		{"data DPL 0 from CPL 3", true, desc(0xffff, 0x3, true, 0, false), 3, 3, true, false},
+		{"data DPL 0 with RPL 3", true, desc(0xffff, 0x3, true, 0, false), 0, 3, true, false},
+		{"conforming code DPL 0 from CPL 3", true, desc(0xffff, 0xe, true, 0, false), 3, 3, true, true},
+		{"64-bit TSS", true, desc(0x67, 0x9, false, 0, false), 0, 0, true, true},
+		{"busy TSS", true, desc(0x67, 0xb, false, 0, false), 0, 0, true, true},
+		{"LDT", true, desc(0xfff, 0x2, false, 0, false), 0, 0, true, true},
+		{"16-bit TSS in IA-32e mode", true, desc(0x67, 0x1, false, 0, false), 0, 0, true, false},
+		{"16-bit TSS in protected mode", true, desc(0x67, 0x1, false, 0, false), 0, 0, false, true},
+		{"call gate", true, desc(0, 0xc, false, 3, false), 0, 0, true, false},
+		{"interrupt gate", true, desc(0, 0xe, false, 3, false), 0, 0, true, false},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		r = regs0();
+		r.rax = 0x58 | c[i].rpl;
+		r.rflags |= c[i].zf ? 0 : ZF;
+		pvm_decode_lsl(lsl64, sizeof(lsl64), true, &r, &op);
+		pvm_lsl_finish(&r, &op, c[i].found, c[i].d, c[i].cpl, c[i].lm);
+		bool zf = r.rflags & ZF;
+		CHECK(zf == c[i].zf && (zf || r.rax == (0x58u | c[i].rpl)) && r.rip == RIP0 + 4, "lsl %s: ZF=%d",
+		      c[i].what, c[i].zf);
+	}
+}
+
+int main(void)
+{
+	test_lsl();
+	test_simple();
+	test_counts();
+	test_cmpxchg16b();
+	return tap_done();
+}
