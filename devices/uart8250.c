@@ -66,6 +66,20 @@ static uint8_t rx_pop(struct uart8250 *u)
 	return byte;
 }
 
+/* The serial input would take console bytes and the receiver is empty: the
+ * state in which ops->rx_drained is reported (see uart8250.h). */
+static bool rx_wants_input(const struct uart8250 *u)
+{
+	return u->rx_listening && u->rx_count == 0 && !(u->mcr & UART_MCR_LOOP);
+}
+
+/* Reports a change into rx_wants_input() since `before` (lock held). */
+static void rx_notify(struct uart8250 *u, bool before)
+{
+	if (!before && rx_wants_input(u) && u->ops->rx_drained)
+		u->ops->rx_drained(u->ctx);
+}
+
 static uint8_t lsr_value(const struct uart8250 *u)
 {
 	uint8_t v = u->lsr;
@@ -152,6 +166,7 @@ static void reset_locked(struct uart8250 *u)
 	u->dlm = 0;
 	u->rbr_last = 0;
 	u->thre_pending = false;
+	u->rx_listening = false;
 	rx_clear(u);
 }
 
@@ -176,7 +191,7 @@ void uart_destroy(struct uart8250 *u)
 void uart_reset(struct uart8250 *u)
 {
 	pthread_mutex_lock(&u->lock);
-	reset_locked(u);
+	reset_locked(u); /* the guest no longer listens: nothing to report to the console */
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 }
@@ -199,6 +214,8 @@ static void ier_write(struct uart8250 *u, uint8_t value)
 {
 	uint8_t changed = (u->ier ^ value) & UART_IER_MASK;
 	u->ier = value & UART_IER_MASK;
+	if (u->ier & UART_IER_ERBFI)
+		u->rx_listening = true;
 	/* Enabling ETBEI while THR is empty (always, here) raises THRI; disabling drops it. */
 	if (changed & UART_IER_ETBEI)
 		u->thre_pending = (u->ier & UART_IER_ETBEI) && (u->lsr & UART_LSR_TEMT);
@@ -231,19 +248,21 @@ static void lcr_write(struct uart8250 *u, uint8_t value)
 uint8_t uart_read(struct uart8250 *u, unsigned offset)
 {
 	uint8_t v = 0xff;
-	bool drained = false;
 
 	if (offset >= UART_NREGS)
 		return v;
 	pthread_mutex_lock(&u->lock);
+	bool wanted = rx_wants_input(u);
 	bool dlab = u->lcr & UART_LCR_DLAB;
 	switch (offset) {
 	case UART_RBR: /* == UART_DLL */
 		if (dlab) {
 			v = u->dll;
-		} else if (u->rx_count) {
+			break;
+		}
+		u->rx_listening = true;
+		if (u->rx_count) {
 			v = u->rbr_last = rx_pop(u);
-			drained = u->rx_count == 0;
 		} else {
 			v = u->rbr_last;
 		}
@@ -263,6 +282,7 @@ uint8_t uart_read(struct uart8250 *u, unsigned offset)
 		v = u->mcr;
 		break;
 	case UART_LSR:
+		u->rx_listening = true;
 		v = lsr_value(u);
 		u->lsr &= (uint8_t)~UART_LSR_INT_ANY;
 		break;
@@ -275,8 +295,7 @@ uint8_t uart_read(struct uart8250 *u, unsigned offset)
 		break;
 	}
 	update_irq(u);
-	if (drained && u->ops->rx_drained)
-		u->ops->rx_drained(u->ctx);
+	rx_notify(u, wanted);
 	pthread_mutex_unlock(&u->lock);
 	return v;
 }
@@ -286,6 +305,7 @@ void uart_write(struct uart8250 *u, unsigned offset, uint8_t value)
 	if (offset >= UART_NREGS)
 		return;
 	pthread_mutex_lock(&u->lock);
+	bool wanted = rx_wants_input(u);
 	bool dlab = u->lcr & UART_LCR_DLAB;
 	switch (offset) {
 	case UART_THR: /* == UART_DLL */
@@ -318,6 +338,9 @@ void uart_write(struct uart8250 *u, unsigned offset, uint8_t value)
 		break;
 	}
 	update_irq(u);
+	/* FCR clearing a non-empty receive FIFO or MCR leaving loopback makes
+	 * room the console may be waiting for. */
+	rx_notify(u, wanted);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -325,6 +348,8 @@ static size_t room_locked(const struct uart8250 *u)
 {
 	if (u->mcr & UART_MCR_LOOP)
 		return 0; /* serial input disconnected in loopback (16550D 8.6) */
+	if (!u->rx_listening)
+		return 0; /* held back until the guest looks at the receiver (uart8250.h) */
 	return rx_cap(u) - u->rx_count;
 }
 

@@ -14,8 +14,12 @@
  *        As on a PC's COM port the line is gated by MCR.OUT2 (which drives the
  *        IRQ buffer enable) and is inactive in loopback mode (16550D 8.6: the
  *        modem control outputs are forced inactive in loopback);
- *   rx_drained (optional) the guest's read of RBR has emptied the receive
- *        FIFO: the frontend's console thread may push more input.
+ *   rx_drained (optional) the receiver became empty, connected and
+ *        listened to: the guest's read of RBR emptied the receive FIFO, a FIFO
+ *        clear (FCR, a change of FCR.FE) discarded what it held, MCR left
+ *        loopback mode, or the guest first looked at the receiver (below). The frontend's console thread may push more
+ *        input: a console that waits whenever uart_rx_room() is 0 is woken
+ *        at the latest once the guest has taken (or discarded) all it held.
  * Input enters through uart_rx_push() from the frontend's console thread.
  *
  * Behaviour worth knowing:
@@ -29,6 +33,13 @@
  *   loopback mode, where the serial input is disconnected, 16550D 8.6).
  *   Overrun (LSR.OE) happens when bytes looped back in loopback mode do
  *   not fit: the byte is lost in FIFO mode, overwrites RBR otherwise.
+ * - Console input waits until the guest looks at the receiver: after power-on
+ *   and uart_reset(), uart_rx_room() is 0 until the guest first reads RBR or
+ *   LSR or sets IER.ERBFI. A guest sets its UART up before it listens, and
+ *   that set-up discards received data (enabling the FIFO clears it, 16550D
+ *   8.5; Linux also reads RBR once): input piped into hyve before that,
+ *   which a real line would have sent later, would otherwise lose its
+ *   first byte. QEMU has no such wait (its pipes do lose that byte).
  * - There is no character clock: the FIFO "character timeout" (IIR 0x0c)
  *   is reported as soon as the FIFO holds data below its trigger level, and
  *   "data available" (IIR 0x04) at or above it.
@@ -151,6 +162,7 @@ struct uart8250 {
 	uint8_t rbr_last;                     /* (l) last byte read, returned when empty */
 	bool thre_pending;                    /* (l) THR-empty interrupt pending */
 	bool irq_level;                       /* (l) last level given to ops->irq */
+	bool rx_listening;                    /* (l) the guest read RBR/LSR or set ERBFI */
 
 	uint8_t rx[UART_FIFO_SIZE];           /* (l) receive ring */
 	uint16_t rx_brk;                      /* (l) bit i: rx[i] was received as a break */
@@ -179,14 +191,16 @@ uint8_t uart_read(struct uart8250 *u, unsigned offset);
 void uart_write(struct uart8250 *u, unsigned offset, uint8_t value);
 
 /* Console input: appends up to n bytes of buf to the receive FIFO and
- * returns how many were accepted (0 in loopback mode or when full). */
+ * returns how many were accepted (0 in loopback mode, when full, or before
+ * the guest listens: see above). */
 size_t uart_rx_push(struct uart8250 *u, const uint8_t *buf, size_t n);
 
 /* Bytes uart_rx_push() would accept now. */
 size_t uart_rx_room(struct uart8250 *u);
 
 /* Console break: receives a break (see above). -ENOSPC if the receiver has
- * no room (nothing happens), -EBUSY in loopback mode, else 0. */
+ * no room or the guest does not listen yet (nothing happens), -EBUSY in
+ * loopback mode, else 0. */
 int uart_rx_break(struct uart8250 *u);
 
 #endif

@@ -39,9 +39,38 @@ void console_tx(void *ctx, uint8_t byte)
 void console_rx_drained(void *ctx)
 {
 	struct console *c = ctx;
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->rx_lock);
+	c->rx_gen++;
 	pthread_cond_broadcast(&c->rx_room);
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->rx_lock);
+}
+
+static unsigned rx_gen(struct console *c)
+{
+	pthread_mutex_lock(&c->rx_lock);
+	unsigned gen = c->rx_gen;
+	pthread_mutex_unlock(&c->rx_lock);
+	return gen;
+}
+
+/* Hands n bytes to the UART, waiting while its receiver is full. The
+ * generation is read before each push, so a drain between the push and the
+ * wait is seen (no lost wake-up) although no console lock is held across the
+ * UART call: holding one there deadlocked with a vCPU in console_tx(), which
+ * runs under the UART's lock. */
+static void push_all(struct console *c, const uint8_t *buf, size_t n)
+{
+	size_t off = 0;
+	while (off < n) {
+		unsigned gen = rx_gen(c);
+		off += uart_rx_push(c->uart, buf + off, n - off);
+		if (off < n) {
+			pthread_mutex_lock(&c->rx_lock);
+			while (c->rx_gen == gen)
+				pthread_cond_wait(&c->rx_room, &c->rx_lock);
+			pthread_mutex_unlock(&c->rx_lock);
+		}
+	}
 }
 
 static void *reader(void *arg)
@@ -70,16 +99,7 @@ static void *reader(void *arg)
 			}
 			buf[w++] = buf[i];
 		}
-		size_t off = 0;
-		while (off < w) {
-			off += uart_rx_push(c->uart, buf + off, w - off);
-			if (off < w) {
-				pthread_mutex_lock(&c->lock);
-				while (uart_rx_room(c->uart) == 0)
-					pthread_cond_wait(&c->rx_room, &c->lock);
-				pthread_mutex_unlock(&c->lock);
-			}
-		}
+		push_all(c, buf, w);
 	}
 }
 
@@ -87,6 +107,7 @@ int console_init(struct console *c, struct uart8250 *uart, void (*quit)(void *),
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->rx_lock, NULL);
 	pthread_cond_init(&c->rx_room, NULL);
 	c->uart = uart;
 	c->quit = quit;

@@ -10,9 +10,14 @@
 
 #include "devices/uart8250.h"
 
+/* Locks: the UART calls console_tx() and console_rx_drained() with its own
+ * lock held, so neither `lock` nor `rx_lock` may be held while calling into
+ * the UART (lock order: UART -> lock, UART -> rx_lock). */
 struct console {
-	pthread_mutex_t lock;     /* guards out[] and the rx wait */
-	pthread_cond_t rx_room;   /* signalled when the UART drained its receive FIFO */
+	pthread_mutex_t lock;     /* guards out[] */
+	pthread_mutex_t rx_lock;  /* guards rx_gen; never held across a UART call */
+	pthread_cond_t rx_room;   /* (rx_lock) signalled with each rx_gen step */
+	unsigned rx_gen;          /* (rx_lock) counts console_rx_drained() calls */
 	struct uart8250 *uart;    /* (c) where input goes */
 	bool tty_out;             /* (c) stdout is a terminal: write each byte at once */
 	bool raw;                 /* (c) stdin was put in raw mode */

@@ -23,3 +23,4 @@ GUESTS += reg_beyond_n reg_restart reg_double_sipi reg_init_each_other \
 GUEST_LIB_SRCS += lib/irq.c
 GUESTS += irq_lapic_periodic irq_lapic_oneshot irq_tpr irq_nest irq_ipi_storm irq_nmi_lowpri irq_self_ipi irq_ioapic irq_pic irq_clocks
 GUESTS += irq_lapic_drift
+GUESTS += console_echo

@@ -59,6 +59,7 @@ int main(void)
 	CHECK_EQ(uart_read(&u, UART_MSR), 0xb0, "MSR after reset: DCD|DSR|CTS, no deltas");
 	CHECK_EQ(uart_read(&u, UART_SCR), 0x00, "SCR after reset");
 	CHECK_EQ(r.irq_calls, 0, "no irq callback at init or on reads");
+	CHECK_EQ(r.drained, 1, "the first LSR read: the guest listens (rx_drained)");
 	CHECK_EQ(uart_read(&u, 8), 0xff, "offset 8 reads 0xff");
 	uart_write(&u, 9, 0x12);
 	CHECK_EQ(r.ntx, 0, "offset 9 write ignored");
@@ -86,6 +87,7 @@ int main(void)
 	uart_write(&u, UART_MCR, 0xff);
 	CHECK_EQ(uart_read(&u, UART_MCR), 0x1f, "MCR keeps its low 5 bits");
 	uart_write(&u, UART_MCR, 0);
+	CHECK_EQ(r.drained, 2, "leaving loopback reports the receiver connected (rx_drained)");
 	uart_write(&u, UART_LSR, 0x00);
 	CHECK_EQ(uart_read(&u, UART_LSR), 0x60, "LSR writes ignored");
 
@@ -101,10 +103,10 @@ int main(void)
 	CHECK_EQ(uart_read(&u, UART_LSR), 0x61, "DR set");
 	CHECK_EQ(uart_rx_room(&u), 0, "no room while RBR full");
 	CHECK_EQ(uart_read(&u, UART_RBR), 'x', "RBR holds the byte");
-	CHECK_EQ(r.drained, 1, "rx_drained on emptying");
+	CHECK_EQ(r.drained, 3, "rx_drained on emptying");
 	CHECK_EQ(uart_read(&u, UART_LSR), 0x60, "DR clear after read");
 	CHECK_EQ(uart_read(&u, UART_RBR), 'x', "empty RBR reads the last byte again");
-	CHECK_EQ(r.drained, 1, "no rx_drained when already empty");
+	CHECK_EQ(r.drained, 3, "no rx_drained when already empty");
 
 	/* ---- FIFO mode ---- */
 	uart_write(&u, UART_FCR, UART_FCR_FE | UART_FCR_RFR | UART_FCR_XFR);
@@ -121,7 +123,7 @@ int main(void)
 			inorder = 0;
 	CHECK(inorder, "FIFO returns bytes in order");
 	CHECK_EQ(uart_read(&u, UART_LSR) & UART_LSR_DR, 0, "FIFO empty");
-	CHECK_EQ(r.drained, 2, "rx_drained once per emptying");
+	CHECK_EQ(r.drained, 4, "rx_drained once per emptying");
 	/* Wrap-around of the ring. */
 	uart_rx_push(&u, buf, 10);
 	for (unsigned i = 0; i < 5; i++)
@@ -297,6 +299,65 @@ int main(void)
 	CHECK_EQ(uart_read(&u, UART_LSR), 0x60, "LSR after uart_reset");
 	CHECK_EQ(uart_read(&u, UART_IIR), 0x01, "IIR after uart_reset");
 
+	/* rx_drained whenever room comes back by other means than RBR reads:
+	 * the console thread waits for it once uart_rx_room() is 0 (a missing
+	 * call left hyve's console deaf after a guest's FIFO reset). */
+	fresh(&u2, &r2);
+	CHECK_EQ(uart_rx_room(&u2), 0, "no room before the guest listens");
+	CHECK_EQ(uart_rx_push(&u2, buf, 4), 0, "input held back before the guest listens");
+	CHECK_EQ(uart_rx_break(&u2), -ENOSPC, "break held back before the guest listens");
+	uart_write(&u2, UART_IER, UART_IER_ETBEI);
+	uart_write(&u2, UART_FCR, UART_FCR_FE | UART_FCR_RFR | UART_FCR_XFR);
+	uart_write(&u2, UART_MCR, UART_MCR_OUT2);
+	CHECK_EQ(uart_rx_room(&u2), 0, "set-up writes do not open the receiver");
+	CHECK_EQ(r2.drained, 0, "no rx_drained during set-up");
+	uart_write(&u2, UART_IER, UART_IER_ERBFI);
+	CHECK_EQ(uart_rx_room(&u2), 16, "IER.ERBFI: the guest listens");
+	CHECK_EQ(r2.drained, 1, "rx_drained when the guest starts listening");
+	uart_write(&u2, UART_IER, 0);
+	uart_write(&u2, UART_FCR, 0);
+	uart_reset(&u2);
+	CHECK_EQ(uart_rx_room(&u2), 0, "reset: not listening again");
+	(void)uart_read(&u2, UART_LSR);
+	CHECK_EQ(uart_rx_room(&u2), 1, "an LSR read: the guest listens");
+	CHECK_EQ(r2.drained, 2, "rx_drained on the first LSR read");
+	uart_reset(&u2);
+	(void)uart_read(&u2, UART_RBR);
+	CHECK_EQ(uart_rx_room(&u2), 1, "an RBR read: the guest listens");
+	CHECK_EQ(r2.drained, 3, "rx_drained on the first RBR read");
+	uart_write(&u2, UART_LCR, UART_LCR_DLAB);
+	uart_reset(&u2);
+	uart_write(&u2, UART_LCR, UART_LCR_DLAB);
+	(void)uart_read(&u2, UART_DLL);
+	(void)uart_read(&u2, UART_IIR);
+	CHECK_EQ(uart_rx_room(&u2), 0, "DLL and IIR reads do not count as listening");
+	uart_write(&u2, UART_LCR, 0);
+	(void)uart_read(&u2, UART_LSR);
+	r2.drained = 0;
+	CHECK_EQ(uart_rx_push(&u2, buf, 4), 1, "no FIFO: one byte");
+	uart_write(&u2, UART_FCR, UART_FCR_FE | UART_FCR_RFR | UART_FCR_XFR);
+	CHECK_EQ(uart_rx_room(&u2), 16, "enabling the FIFO discards the byte (16550D 8.5)");
+	CHECK_EQ(r2.drained, 1, "rx_drained when enabling the FIFO discards input");
+	uart_rx_push(&u2, buf, 16);
+	uart_write(&u2, UART_FCR, UART_FCR_FE | UART_FCR_RFR);
+	CHECK_EQ(r2.drained, 2, "rx_drained when FCR clears a full receive FIFO");
+	uart_write(&u2, UART_FCR, UART_FCR_FE | UART_FCR_RFR);
+	CHECK_EQ(r2.drained, 2, "no rx_drained when clearing an empty FIFO");
+	uart_rx_push(&u2, buf, 3);
+	uart_write(&u2, UART_FCR, 0);
+	CHECK_EQ(r2.drained, 3, "rx_drained when disabling the FIFO discards input");
+	uart_write(&u2, UART_MCR, UART_MCR_LOOP);
+	CHECK_EQ(r2.drained, 3, "no rx_drained entering loopback");
+	uart_write(&u2, UART_MCR, 0);
+	CHECK_EQ(r2.drained, 4, "rx_drained leaving loopback (serial input reconnected)");
+	uart_write(&u2, UART_MCR, UART_MCR_LOOP);
+	uart_write(&u2, UART_THR, 'L'); /* looped back: the receiver holds it */
+	uart_write(&u2, UART_MCR, 0);
+	CHECK_EQ(r2.drained, 4, "no rx_drained leaving loopback with a looped-back byte held");
+	CHECK_EQ(uart_read(&u2, UART_RBR), 'L', "looped-back byte");
+	CHECK_EQ(r2.drained, 5, "rx_drained once that byte is read");
+	uart_destroy(&u2);
+
 	/* Two instances in one process do not share state. */
 	fresh(&u2, &r2);
 	uart_write(&u, UART_SCR, 1);
@@ -316,9 +377,11 @@ int main(void)
 	uart_destroy(&bare);
 
 	/* Whatever a guest writes, in any order, the model stays consistent. */
-	unsigned seed = 12345, broken = 0;
+	unsigned seed = 12345, broken = 0, deaf = 0;
+	bool waiting = false; /* a console thread would wait for rx_drained */
 	uart_reset(&u);
 	for (unsigned i = 0; i < 200000; i++) {
+		unsigned drained0 = r.drained;
 		seed = seed * 1103515245u + 12345u;
 		unsigned op = (seed >> 16) % 10, off = (seed >> 8) % (UART_NREGS + 1);
 		uint8_t val = (uint8_t)(seed >> 24);
@@ -331,8 +394,15 @@ int main(void)
 		if (uart_rx_room(&u) > UART_FIFO_SIZE || u.rx_count > UART_FIFO_SIZE ||
 		    (u.lsr & (UART_LSR_THRE | UART_LSR_TEMT)) != (UART_LSR_THRE | UART_LSR_TEMT))
 			broken++;
+		if (r.drained != drained0)
+			waiting = false;
+		if (waiting && u.rx_count == 0 && !(u.mcr & UART_MCR_LOOP))
+			deaf++; /* empty and connected, but the waiter was never told */
+		if (uart_rx_room(&u) == 0)
+			waiting = true;
 	}
 	CHECK_EQ(broken, 0, "random register traffic keeps the invariants");
+	CHECK_EQ(deaf, 0, "random register traffic: a console waiting for room is always woken");
 
 	uart_destroy(&u);
 	uart_destroy(&u2);
