@@ -8,13 +8,15 @@
  * vcpu->rv_pending and its condition variable or a kick, so parked vCPUs take
  * part without polling.
  */
+#include <unistd.h>
+
 #include "vmm/vm_priv.h"
 
 void vm_rendezvous_attach(struct vcpu *v)
 {
 	pthread_mutex_lock(&v->vm->rv_mtx);
 	v->attached = true;
-	v->thread = pthread_self();
+	v->tid = gettid();
 	pthread_mutex_unlock(&v->vm->rv_mtx);
 }
 

@@ -213,10 +213,12 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 {
 	struct vm *vm = v->vm;
 	pthread_mutex_lock(&v->mtx);
+	v->in_wait = true; /* vcpu_notify: no kick needed until we leave (under mtx) */
 	for (;;) {
 		if (vm_suspended(vm) != VM_SUSPEND_NONE)
 			break;
 		if (v->rv_pending) {
+			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
 			vm_rendezvous_serve(v);
 			return WAIT_AGAIN;
@@ -225,6 +227,7 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 		enum vcpu_state st = vm->boot[v->id].state;
 		if (st == VCPU_RUNNING && v->started) {
 			pthread_mutex_unlock(&vm->lock);
+			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
 			return WAIT_RUN;
 		}
@@ -236,6 +239,7 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 				vm->nstarted++;
 			vm->boot[v->id].ran = 1;
 			pthread_mutex_unlock(&vm->lock);
+			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
 			*err = apply_start(v, rip);
 			return *err ? WAIT_ERROR : WAIT_AGAIN;
@@ -247,12 +251,14 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 				vm->nhalted_noif--;
 			vcpu_set_state(vm, v->id, VCPU_RUNNING);
 			pthread_mutex_unlock(&vm->lock);
+			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
 			return WAIT_RUN;
 		}
 		pthread_mutex_unlock(&vm->lock);
 		pthread_cond_wait(&v->cond, &v->mtx);
 	}
+	v->in_wait = false;
 	pthread_mutex_unlock(&v->mtx);
 	return WAIT_AGAIN;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vmm/cpuid.h"
@@ -126,6 +127,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->x2apic = cfg->x2apic;
 	vm->trace = cfg->trace;
 	vm->trace_ctx = cfg->trace_ctx;
+	vm->pid = getpid();
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->rv_mtx, NULL);
 	pthread_cond_init(&vm->rv_cond, NULL);
@@ -408,14 +410,24 @@ void vcpu_notify(struct vcpu *v)
 {
 	pthread_mutex_lock(&v->mtx);
 	pthread_cond_broadcast(&v->cond);
+	/* The event was recorded before this lock was taken. An owner inside
+	 * wait_runnable() looks at every event again (under this mutex, later)
+	 * before it enters the guest, so it needs no kick: an immediate_exit left
+	 * set would only cost it one empty KVM_RUN after it wakes. */
+	bool waiting = v->in_wait;
 	pthread_mutex_unlock(&v->mtx);
+	if (waiting)
+		return;
 	/* Kick out of KVM_RUN: immediate_exit covers the window before entry, the
 	 * signal the time inside (api.rst, kvm_run.immediate_exit). */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST)) {
+		/* tgkill directly: pthread_kill() costs three more system calls
+		 * (it blocks and unblocks every signal around a getpid). The
+		 * thread cannot exit meanwhile: it detaches under rv_mtx. */
 		pthread_mutex_lock(&v->vm->rv_mtx);
 		if (v->attached)
-			pthread_kill(v->thread, SIGUSR1);
+			syscall(SYS_tgkill, v->vm->pid, v->tid, SIGUSR1);
 		pthread_mutex_unlock(&v->vm->rv_mtx);
 	}
 }

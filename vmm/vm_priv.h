@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vmm/apic_dest.h"
 #include "vmm/timer.h"
@@ -69,7 +70,10 @@ struct vcpu {
 	pthread_cond_t cond;      /* (V) signalled on any event for this vCPU */
 	bool attached;            /* (R) a thread is inside vm_run() for this vCPU */
 	bool in_guest;            /* (a) inside KVM_RUN: kicks need a signal */
-	pthread_t thread;         /* (R) valid while attached */
+	pid_t tid;                /* (R) the attached thread's kernel id (the kick's tgkill) */
+	bool in_wait;             /* (V) the owner is in wait_runnable() and checks every event
+				   * again before it enters the guest: a notifier needs
+				   * neither immediate_exit nor a signal */
 	bool rv_pending;          /* (V) a rendezvous may be waiting for this vCPU */
 	bool nmi_pending;         /* (V) */
 	bool start_pending;       /* (V) vm_vcpu_start_ap() asked to enter at start_rip */
@@ -102,6 +106,7 @@ struct vm {
 	struct vm_timers *timers; /* (c) host timer service */
 	uint32_t tsc_khz;         /* (c) guest TSC frequency */
 	bool pvm;                 /* (c) KVM-PVM host (see vcpu.c, PVM_WINDOW_POLL_NS) */
+	pid_t pid;                /* (c) this process (the kick's tgkill) */
 	void *trace_ctx;          /* (c) */
 
 	pthread_mutex_t lock;     /* guards (L) */
