@@ -17,12 +17,24 @@
 #define CR0_CD (1u << 30)
 #define RFLAGS_RESERVED 0x2u
 
-/* Registers common to every start: no pending events, FPU after INIT. */
+/* Registers common to every start: no pending events, FPU after INIT. A vCPU
+ * that never entered the guest still has the state KVM_CREATE_VCPU gave it:
+ * no pending event, the FPU as kvm_set_fpu_reset() sets it (FCW 0x37f,
+ * MXCSR 0x1f80, the rest 0), and special registers of which the callers set
+ * all but KVM's copy of IA32_APIC_BASE (its power-on value: enabled at
+ * 0xfee00000, BSP flag on vCPU 0; hyve's own is in the vLAPIC). Its first
+ * start skips those three ioctls: on KVM-PVM each vCPU ioctl costs about
+ * what an exit does (vcpu_load). */
 static int reset_common(struct vcpu *v, struct kvm_sregs *s)
 {
-	int r = kvm_get_sregs(v->fd, s);
-	if (r < 0)
-		return r;
+	int r;
+	if (v->entered) {
+		if ((r = kvm_get_sregs(v->fd, s)) < 0)
+			return r;
+	} else {
+		memset(s, 0, sizeof(*s));
+		s->apic_base = GMEM_LAPIC_BASE | APIC_BASE_EN | (v->id == 0 ? APIC_BASE_BSP : 0);
+	}
 	s->tr = (struct kvm_segment){.limit = 0xffff, .type = 11, .present = 1};
 	s->ldt = (struct kvm_segment){.limit = 0xffff, .type = 2, .present = 1};
 	s->gdt.base = s->idt.base = 0;
@@ -31,6 +43,8 @@ static int reset_common(struct vcpu *v, struct kvm_sregs *s)
 	s->efer = 0;
 	s->cr8 = 0;
 	memset(s->interrupt_bitmap, 0, sizeof(s->interrupt_bitmap));
+	if (!v->entered)
+		return 0;
 	if ((r = kvm_set_fpu_reset(v->fd)) < 0)
 		return r;
 	return kvm_clear_events(v->fd);
@@ -157,6 +171,7 @@ static int apply_start(struct vcpu *v, uint64_t rip)
 		/* Let KVM finish the last I/O/MMIO/MSR exit without running guest code
 		 * before the registers are replaced (api.rst, kvm_run.immediate_exit). */
 		v->run->immediate_exit = 1;
+		v->entered = true;
 		r = kvm_vcpu_run(v->fd);
 		v->run->immediate_exit = 0;
 		v->io_pending = false;
@@ -539,6 +554,7 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 		pvm_window_poll(v);
 
 		__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
+		v->entered = true;
 		r = kvm_vcpu_run(v->fd);
 		__atomic_store_n(&v->in_guest, 0, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);

@@ -316,8 +316,14 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 		r = -errno;
 		goto fail;
 	}
-	if ((r = kvm_tsc_setup(v->fd, &v->tsc_offset, &vm->tsc_khz)) < 0)
-		goto fail;
+	/* KVM gives a new vCPU the TSC offset of the ones before it (x86.c,
+	 * kvm_synchronize_tsc() at creation), so one measurement serves all. */
+	if (!vm->tsc_known) {
+		if ((r = kvm_tsc_setup(v->fd, &vm->tsc_offset, &vm->tsc_khz)) < 0)
+			goto fail;
+		vm->tsc_known = true;
+	}
+	v->tsc_offset = vm->tsc_offset;
 	unsigned cap = vm->cpuid->nent + 8;
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + cap * sizeof(c->entries[0]));
 	if (!c) {

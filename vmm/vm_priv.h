@@ -82,6 +82,8 @@ struct vcpu {
 	bool ipi_exit;            /* (o) VM_CAP_IPI_EXIT */
 	bool if_flag;             /* (o) RFLAGS.IF at the last exit */
 	bool io_pending;          /* (o) KVM still has to complete an I/O, MMIO or MSR exit */
+	bool entered;             /* (o) KVM_RUN was called: KVM's power-on FPU and event
+				   * state may have changed since KVM_CREATE_VCPU */
 	bool exit_pending;        /* (o) pending_exit must be returned before re-entry */
 	struct vm_exit pending_exit; /* (o) */
 	struct vm_timer lapic_timer; /* (c) the vLAPIC timer's host timer */
@@ -104,7 +106,9 @@ struct vm {
 	uint64_t ram_map_size;    /* (c) */
 	vm_trace_fn *trace;       /* (c) */
 	struct vm_timers *timers; /* (c) host timer service */
-	uint32_t tsc_khz;         /* (c) guest TSC frequency */
+	uint32_t tsc_khz;         /* (L) guest TSC frequency, set by the first vCPU allocation */
+	int64_t tsc_offset;       /* (L) guest TSC - host TSC, measured on the first vCPU */
+	bool tsc_known;           /* (L) tsc_khz and tsc_offset are set */
 	bool pvm;                 /* (c) KVM-PVM host (see vcpu.c, PVM_WINDOW_POLL_NS) */
 	pid_t pid;                /* (c) this process (the kick's tgkill) */
 	void *trace_ctx;          /* (c) */
