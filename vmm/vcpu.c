@@ -271,7 +271,7 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 			return WAIT_RUN;
 		}
 		pthread_mutex_unlock(&vm->lock);
-		pthread_cond_wait(&v->cond, &v->mtx);
+		vcpu_wait_locked(v);
 	}
 	v->in_wait = false;
 	pthread_mutex_unlock(&v->mtx);

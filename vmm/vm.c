@@ -1,5 +1,6 @@
 /* vm.c: the VM object: creation, guest RAM, lazy vCPU allocation, boot states, suspend. */
 #include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,7 +227,6 @@ static void vcpu_free(struct vm *vm, struct vcpu *v)
 	if (v->fd >= 0)
 		close(v->fd);
 	pthread_mutex_destroy(&v->mtx);
-	pthread_cond_destroy(&v->cond);
 	free(v);
 }
 
@@ -306,7 +306,6 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 	v->id = id;
 	v->fd = -1;
 	pthread_mutex_init(&v->mtx, NULL);
-	pthread_cond_init(&v->cond, NULL);
 	if ((r = kvm_vcpu_create(vm->vm_fd, id)) < 0)
 		goto fail;
 	v->fd = r;
@@ -412,16 +411,35 @@ bool vm_timer_armed(struct vm *vm, struct vm_timer *t)
 	return vm_timers_armed(vm->timers, t);
 }
 
+/* A waiting vCPU sleeps on a futex, woken after v->mtx is released: with a
+ * condition variable signalled under the mutex, every wake-up cost five
+ * system calls (glibc re-takes the mutex after pthread_cond_wait() as if
+ * contended: the waker's unlock and the waiter's next unlock each wake the
+ * other) where this costs two, FUTEX_WAKE here and the waiter's FUTEX_WAIT. */
+void vcpu_wait_locked(struct vcpu *v)
+{
+	uint32_t seq = v->wake_seq;
+	v->sleeping = true;
+	pthread_mutex_unlock(&v->mtx);
+	/* Returns at once if a notify bumped wake_seq since the unlock. */
+	syscall(SYS_futex, &v->wake_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+	pthread_mutex_lock(&v->mtx);
+	v->sleeping = false;
+}
+
 void vcpu_notify(struct vcpu *v)
 {
 	pthread_mutex_lock(&v->mtx);
-	pthread_cond_broadcast(&v->cond);
+	__atomic_store_n(&v->wake_seq, v->wake_seq + 1, __ATOMIC_RELAXED);
+	bool sleeping = v->sleeping;
 	/* The event was recorded before this lock was taken. An owner inside
 	 * wait_runnable() looks at every event again (under this mutex, later)
 	 * before it enters the guest, so it needs no kick: an immediate_exit left
 	 * set would only cost it one empty KVM_RUN after it wakes. */
 	bool waiting = v->in_wait;
 	pthread_mutex_unlock(&v->mtx);
+	if (sleeping)
+		syscall(SYS_futex, &v->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	if (waiting)
 		return;
 	/* Kick out of KVM_RUN: immediate_exit covers the window before entry, the

@@ -67,7 +67,9 @@ struct vcpu {
 	struct vlapic *vlapic;    /* (c) pointer; the vlapic locks itself */
 	struct vlapic_ops lapic_ops; /* (c) */
 	pthread_mutex_t mtx;      /* guards (V) */
-	pthread_cond_t cond;      /* (V) signalled on any event for this vCPU */
+	uint32_t wake_seq;        /* (V) bumped by every vcpu_notify(); the futex a waiting
+				   * owner sleeps on (vcpu_wait_locked) */
+	bool sleeping;            /* (V) the owner sleeps, or is about to, on wake_seq */
 	bool attached;            /* (R) a thread is inside vm_run() for this vCPU */
 	bool in_guest;            /* (a) inside KVM_RUN: kicks need a signal */
 	pid_t tid;                /* (R) the attached thread's kernel id (the kick's tgkill) */
@@ -152,6 +154,9 @@ struct vm {
 /* vm.c */
 int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to); /* vm->lock held */
 void vcpu_notify(struct vcpu *vcpu); /* wake it wherever it waits; kick it out of KVM_RUN */
+/* The owner (vcpu->mtx held) sleeps until the next vcpu_notify(); returns with
+ * the mutex held again, possibly spuriously: the caller looks again. */
+void vcpu_wait_locked(struct vcpu *vcpu);
 struct vcpu *vm_vcpu_lookup(struct vm *vm, uint32_t id); /* NULL if not allocated */
 void vm_trace(struct vm *vm, const struct vm_trace_event *ev);
 /* vm->lock held: true when every started vCPU is halted with nothing that can

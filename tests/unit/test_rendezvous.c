@@ -24,7 +24,8 @@ struct rvrec {
 };
 
 /* One vCPU's test thread. Command fields are guarded by v->mtx; the thread
- * waits on v->cond, the very condition variable vcpu_notify() signals. */
+ * waits with vcpu_wait_locked(), as wait_runnable() does, and is woken by
+ * vcpu_notify(). */
 struct tv {
 	struct fixture *fx;
 	struct vcpu *v;
@@ -38,7 +39,7 @@ struct tv {
 	cpuset_t cmd_set;
 	struct rvrec *cmd_rec;
 	pthread_barrier_t *cmd_barrier;
-	unsigned wakeups; /* returns from pthread_cond_wait(&v->cond) */
+	unsigned wakeups; /* returns from vcpu_wait_locked(v) */
 };
 
 struct fixture {
@@ -86,7 +87,7 @@ static void *vcpu_thread(void *arg)
 	pthread_mutex_lock(&v->mtx);
 	for (;;) {
 		while (!t->stop && t->cmd == CMD_NONE && !(v->rv_pending && !t->hold)) {
-			pthread_cond_wait(&v->cond, &v->mtx);
+			vcpu_wait_locked(v);
 			t->wakeups++;
 		}
 		if (t->stop)
@@ -155,7 +156,6 @@ static struct fixture *fx_new(unsigned n, unsigned alloc, unsigned threads)
 		v->id = i;
 		v->fd = -1;
 		pthread_mutex_init(&v->mtx, NULL);
-		pthread_cond_init(&v->cond, NULL);
 		vm->vcpus[i] = v;
 		vm->nallocated++;
 		fx->tv[i].fx = fx;
@@ -182,8 +182,8 @@ static void fx_free(struct fixture *fx)
 			continue;
 		pthread_mutex_lock(&t->v->mtx);
 		t->stop = true;
-		pthread_cond_broadcast(&t->v->cond);
 		pthread_mutex_unlock(&t->v->mtx);
+		vcpu_notify(t->v);
 		pthread_join(t->th, NULL);
 	}
 	for (unsigned i = 0; i < fx->n; i++) {
@@ -191,7 +191,6 @@ static void fx_free(struct fixture *fx)
 		if (!v)
 			continue;
 		pthread_mutex_destroy(&v->mtx);
-		pthread_cond_destroy(&v->cond);
 		free(v->run);
 		free(v);
 	}
@@ -231,8 +230,8 @@ static void post_cmd(struct tv *t, int cmd, const cpuset_t *set, struct rvrec *r
 	t->cmd_rec = rec;
 	t->cmd_barrier = bar;
 	t->hold = false;
-	pthread_cond_broadcast(&t->v->cond);
 	pthread_mutex_unlock(&t->v->mtx);
+	vcpu_notify(t->v);
 }
 
 static void wait_done(struct fixture *fx, unsigned n)
