@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+import linux_boot
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QBOOT = "/usr/share/qemu/qboot.rom"
 GUEST_PASS_STATUS = 33  # debug-exit (0x10 << 1) | 1
@@ -84,6 +86,10 @@ class Run:
         self.status = None
         self.timed_out = False
         self.lines = []
+        self.times = []  # seconds from the start at which each console line arrived
+        self.saw_text = False  # a console line with text (QEMU prints terminal controls first)
+        self.fatal = None  # the stderr line that ended the run (run_guest's fatal)
+        self.fatal_at = 0.0
         self.err = []
         self.records = []
         self.rss_kib = None
@@ -115,11 +121,14 @@ def rss_kib(pid):
     return None
 
 
-def run_guest(cmd, timeout, ready=None, settle=0.3):
+def run_guest(cmd, timeout, ready=None, settle=0.3, silent_limit=None, fatal=None):
     """Runs cmd (its own process group, stdin closed) until it ends or timeout
     seconds pass (then SIGKILL: a hung QEMU ignores SIGTERM). With ready (a
     BENCH kind), samples the VMM's RSS `settle` s after that record appears
-    and kills it."""
+    and kills it. With silent_limit, a VMM that has printed no text on the
+    console after that many seconds counts as hung too. With fatal, a stderr
+    line starting with that text ends the run at once (r.fatal): QEMU pauses
+    the VM after a KVM internal error instead of exiting."""
     r = Run()
     t0 = time.monotonic()
     try:
@@ -134,8 +143,10 @@ def run_guest(cmd, timeout, ready=None, settle=0.3):
     ready_at = None
     while open_fds:
         now = time.monotonic()
-        if now - t0 > timeout:
+        if now - t0 > timeout or (silent_limit and not r.saw_text and now - t0 > silent_limit):
             r.timed_out = True
+            break
+        if r.fatal and now - r.fatal_at > 0.5:  # let the lines after it arrive
             break
         if ready_at is not None and now >= ready_at:
             r.rss_kib = rss_kib(p.pid)
@@ -153,6 +164,8 @@ def run_guest(cmd, timeout, ready=None, settle=0.3):
                 line = raw.decode("utf-8", "replace").replace("\r", "").strip()
                 if fd == p.stdout.fileno():
                     r.lines.append(line)
+                    r.times.append(time.monotonic() - t0)
+                    r.saw_text = r.saw_text or any(ch.isalnum() for ch in line)
                     rec = parse_record(line)
                     if rec:
                         r.records.append(rec)
@@ -160,6 +173,8 @@ def run_guest(cmd, timeout, ready=None, settle=0.3):
                             ready_at = time.monotonic() + settle
                 elif len(r.err) < 200:
                     r.err.append(line)
+                    if fatal and line.startswith(fatal) and not r.fatal:
+                        r.fatal, r.fatal_at = line, time.monotonic()
     if p.poll() is None:
         try:
             os.killpg(p.pid, signal.SIGKILL)
@@ -169,6 +184,7 @@ def run_guest(cmd, timeout, ready=None, settle=0.3):
     for fd, rest in bufs.items():
         if rest and fd == p.stdout.fileno():
             r.lines.append(rest.decode("utf-8", "replace").replace("\r", "").strip())
+            r.times.append(time.monotonic() - t0)
     p.stdout.close()
     p.stderr.close()
     r.elapsed = time.monotonic() - t0
@@ -346,21 +362,26 @@ def error_cell(figs, fig, cfg):
     return Cell("FAILED: " + err)
 
 
-def time_cell(figs, fig, cfg):
+def stat_cell(figs, fig, cfg, planned, fmt):
+    """Median (formatted by fmt) ± spread of a figure, or why there is none."""
     vals = figs.get(fig, cfg)
     if not vals:
         return error_cell(figs, fig, cfg)
     med, spread = stats(vals)
-    ns = med * 1e6 / figs.khz(cfg)
-    return Cell(f"{fmt_num(med)} cyc = {fmt_time_ns(ns)} ±{spread:.0f}%{n_note(vals, figs.planned[fig[0]])}", med)
+    return Cell(f"{fmt(med)} ±{spread:.0f}%{n_note(vals, figs.planned[planned])}", med)
+
+
+def time_cell(figs, fig, cfg):
+    return stat_cell(figs, fig, cfg, fig[0],
+                     lambda med: f"{fmt_num(med)} cyc = {fmt_time_ns(med * 1e6 / figs.khz(cfg))}")
+
+
+def secs_cell(figs, fig, cfg):
+    return stat_cell(figs, fig, cfg, "linux", lambda med: f"{med:.1f} s")
 
 
 def mem_cell(figs, fig, cfg):
-    vals = figs.get(fig, cfg)
-    if not vals:
-        return error_cell(figs, fig, cfg)
-    med, spread = stats(vals)
-    return Cell(f"{med / 1024:.1f} MiB ±{spread:.0f}%{n_note(vals, figs.planned['mem'])}", med)
+    return stat_cell(figs, fig, cfg, "mem", lambda med: f"{med / 1024:.1f} MiB")
 
 
 def ratio(a, b):
@@ -395,6 +416,19 @@ def table_rows(figs, configs):
             cells = {c.key: time_cell(figs, ("ipi_rtt", apic, wait), c) for c in configs}
             cells["hyve_spinup"] = Cell("(same as ipi-exit)")
             add("IPI round trip between 2 vCPUs, 500 round trips" + runs["ipi_rtt"], f"{apic}, {wl}", cells, ["hyve"])
+    if "linux" in figs.only:
+        sec = ("Linux boot to user space: wall-clock seconds from the VMM's start, busybox initramfs, the bzImage"
+               " (on KVM-PVM hosts the vmlinux inside it, through PVH)"
+               + runs["linux"])
+        for key, klabel in linux_boot.KERNELS:
+            if key not in figs.linux_kernels:
+                continue
+            for cpus in linux_boot.CPUS:
+                for what, wl in (("init", "until /init runs"), ("poweroff", "until /init's poweroff ends the VMM")):
+                    fig = ("linux", key, cpus, what)
+                    cells = {c.key: (secs_cell(figs, fig, c) if c.key in ("hyve", "qemu") else Cell("not measured"))
+                             for c in configs}
+                    add(sec, f"{klabel}, {cpus} vCPU{'s' if cpus > 1 else ''}: {wl}", cells, ["hyve"])
     if "mem" not in figs.only:
         return rows
     mem_cfgs = ("hyve", "qemu")
@@ -490,7 +524,14 @@ def main():
                     "(default 15)")
     ap.add_argument("--ipi-reps", type=int, default=7, help="repetitions of the IPI figures (default 7)")
     ap.add_argument("--mem-reps", type=int, default=5, help="repetitions of each memory figure (default 5)")
-    ap.add_argument("--only", default="apboot,exit,ipi,mem", help="comma list of apboot,exit,ipi,mem")
+    ap.add_argument("--only", default="apboot,exit,ipi,mem,linux", help="comma list of apboot,exit,ipi,mem,linux")
+    ap.add_argument("--linux-silence", type=float, default=120, help="seconds without any console output after "
+                    "which a Linux boot counts as hung (default 120)")
+    ap.add_argument("--linux-kernels", default="debian,small", help="Linux boot figure: comma list of debian "
+                    "(Debian's linux-image-amd64) and small (hyve's test kernel)")
+    ap.add_argument("--linux-reps", type=int, default=1, help="repetitions of the Linux boots (default 1)")
+    ap.add_argument("--linux-timeout", type=float, default=1800, help="seconds before a Linux boot counts as hung "
+                    "(default 1800: on KVM-PVM hosts Debian's kernel takes many minutes)")
     ap.add_argument("--sizes", default=",".join(map(str, AP_SIZES)), help="AP bring-up vCPU counts")
     ap.add_argument("--no-qemu", dest="qemu", action="store_false", help="hyve only")
     ap.add_argument("--seabios", action="store_true", help="boot QEMU with SeaBIOS instead of qboot")
@@ -510,7 +551,9 @@ def main():
     figs = Figures(host_khz)
     figs.sizes = opts.sizes if "apboot" in only else []
     figs.only = only
-    figs.planned = {"ap_bringup": opts.reps, "exit": opts.reps, "ipi_rtt": opts.ipi_reps, "mem": opts.mem_reps}
+    figs.linux_kernels = opts.linux_kernels = set(opts.linux_kernels.split(","))
+    figs.planned = {"ap_bringup": opts.reps, "exit": opts.reps, "ipi_rtt": opts.ipi_reps, "mem": opts.mem_reps,
+                    "linux": opts.linux_reps}
     configs = [c for c in ALL_CONFIGS if opts.qemu or c.kind == "hyve"]
     t0 = time.monotonic()
     header = ["hyve vs QEMU (make bench)", ""] + machine_header(opts, host_khz)
@@ -519,7 +562,11 @@ def main():
     plan = [("apboot", bench_apboot, configs, opts.reps),
             ("exit", bench_exit, [c for c in configs if c is not HYVE_SPIN], opts.reps),
             ("ipi", bench_ipi, [c for c in configs if c is not HYVE_SPIN], opts.ipi_reps),
-            ("mem", bench_mem, [c for c in configs if c in (HYVE_IPI, QEMU_KVM)], opts.mem_reps)]
+            ("mem", bench_mem, [c for c in configs if c in (HYVE_IPI, QEMU_KVM)], opts.mem_reps),
+            # QEMU's kernel-irqchip=off hangs once a second vCPU halts (see
+            # docs/performance.md): a Linux boot would only wait out the timeout.
+            ("linux", lambda o, f, c, r: linux_boot.bench_linux(o, f, c, r, run_guest, describe_failure),
+             [c for c in configs if c in (HYVE_IPI, QEMU_KVM)], opts.linux_reps)]
     for name, fn, cfgs, reps in plan:
         if name not in only:
             continue
