@@ -1065,7 +1065,7 @@ int main(int argc, char **argv)
 		    (unsigned long long)(opt.memory >> 20),
 		    opt.ap_startup == AP_STARTUP_IPI_EXIT ? "ipi-exit" : "spinup-ap",
 		    opt.no_x2apic ? "xAPIC only" : "x2APIC offered", kind, (unsigned long long)boot.rip,
-		    vm_host_is_pvm() ? "; KVM-PVM host (hyve completes int3, fwait, clac/stac, popcnt/lzcnt/tzcnt, cmpxchg16b)" : "");
+		    vm_host_is_pvm() ? "; KVM-PVM host (hyve completes int3, fwait, clac/stac, popcnt/lzcnt/tzcnt, cmpxchg16b, lsl, ldmxcsr/stmxcsr)" : "");
 
 	if (console_init(&m->con, &m->uart, on_quit, m) < 0) {
 		say("cannot set the console up");

@@ -144,6 +144,9 @@ int kvm_get_sregs(int fd, struct kvm_sregs *s) { return xioctl(fd, KVM_GET_SREGS
 int kvm_set_sregs(int fd, const struct kvm_sregs *s) { return xioctl(fd, KVM_SET_SREGS, s); }
 int kvm_set_cpuid(int fd, const struct kvm_cpuid2 *c) { return xioctl(fd, KVM_SET_CPUID2, c); }
 
+int kvm_get_fpu(int fd, struct kvm_fpu *fpu) { return xioctl(fd, KVM_GET_FPU, fpu); }
+int kvm_set_fpu(int fd, const struct kvm_fpu *fpu) { return xioctl(fd, KVM_SET_FPU, fpu); }
+
 int kvm_set_fpu_reset(int fd)
 {
 	struct kvm_fpu fpu;

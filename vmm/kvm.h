@@ -21,7 +21,9 @@ int kvm_set_regs(int fd, const struct kvm_regs *r);
 int kvm_get_sregs(int fd, struct kvm_sregs *s);
 int kvm_set_sregs(int fd, const struct kvm_sregs *s);
 int kvm_set_cpuid(int fd, const struct kvm_cpuid2 *c);
-int kvm_set_fpu_reset(int fd);                   /* FPU/SSE state of a processor after INIT */
+int kvm_set_fpu_reset(int fd);
+int kvm_get_fpu(int fd, struct kvm_fpu *fpu);
+int kvm_set_fpu(int fd, const struct kvm_fpu *fpu);                   /* FPU/SSE state of a processor after INIT */
 int kvm_clear_events(int fd);                    /* drop pending exceptions/interrupts/NMIs */
 int kvm_inject_irq(int fd, uint8_t vector);
 int kvm_inject_nmi(int fd);

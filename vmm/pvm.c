@@ -1,4 +1,4 @@
-/* pvm.c: completes int3, FWAIT, CLAC/STAC, POPCNT, LZCNT, TZCNT and CMPXCHG16B, LSL for KVM-PVM hosts (see pvm.h). */
+/* pvm.c: completes int3, FWAIT, CLAC/STAC, POPCNT, LZCNT, TZCNT and CMPXCHG16B, LSL, LDMXCSR/STMXCSR for KVM-PVM hosts (see pvm.h). */
 #include "vmm/pvm.h"
 
 #define RFLAGS_CF (1u << 0)
@@ -105,13 +105,19 @@ enum pvm_result pvm_complete(const uint8_t *insn, size_t len, bool long_mode, st
 	return PVM_DONE;
 }
 
-bool pvm_decode_cmpxchg16b(const uint8_t *insn, size_t len, bool long_mode, const struct kvm_regs *regs,
-			   uint64_t fs_base, uint64_t gs_base, struct pvm_mem_op *op)
+/* Prefixes, REX, a two-byte opcode 0F op2 and a ModRM memory operand in
+ * 64-bit mode (SDM Vol. 2A 2.1, 2.2.1, tables 2-2 and 2-3). Fills op (linear
+ * address, length), *rex, *reg (ModRM.reg) and *plain (no 66/F2/F3 prefix).
+ * False for anything else, a register operand included. */
+static bool decode_mem(const uint8_t *insn, size_t len, bool long_mode, const struct kvm_regs *regs,
+		       uint64_t fs_base, uint64_t gs_base, uint8_t op2, struct pvm_mem_op *op, unsigned *rex_out,
+		       unsigned *reg, bool *plain)
 {
 	size_t i = 0;
 	bool addr32 = false;
 	uint64_t seg = 0;
 	unsigned rex = 0;
+	*plain = true;
 	if (!long_mode)
 		return false;
 	for (; i < len && i < 14; i++) {
@@ -123,19 +129,22 @@ bool pvm_decode_cmpxchg16b(const uint8_t *insn, size_t len, bool long_mode, cons
 			seg = gs_base;
 		else if (insn[i] == 0x67)
 			addr32 = true;
+		else if (insn[i] == 0x66 || insn[i] == 0xf2 || insn[i] == 0xf3)
+			*plain = false;
 		else
 			break;
 	}
 	if (i < len && (insn[i] & 0xf0) == 0x40)
 		rex = insn[i++];
-	if (!(rex & 8) || i + 3 > len || insn[i] != 0x0f || insn[i + 1] != 0xc7)
+	if (i + 3 > len || insn[i] != 0x0f || insn[i + 1] != op2)
 		return false;
 	uint8_t modrm = insn[i + 2];
 	unsigned mod = modrm >> 6, rm = modrm & 7;
-	if (mod == 3 || ((modrm >> 3) & 7) != 1)
-		return false; /* register form (#UD) or another 0F C7 group member */
+	if (mod == 3)
+		return false;
+	*reg = (modrm >> 3) & 7;
+	*rex_out = rex;
 	i += 3;
-	/* Effective address, 64-bit mode (SDM Vol. 2A 2.2.1, tables 2-2 and 2-3). */
 	uint64_t ea = 0;
 	bool rip_rel = false;
 	if (rm == 4) {
@@ -175,6 +184,25 @@ bool pvm_decode_cmpxchg16b(const uint8_t *insn, size_t len, bool long_mode, cons
 	op->la = seg + ea;
 	op->len = i;
 	return true;
+}
+
+bool pvm_decode_cmpxchg16b(const uint8_t *insn, size_t len, bool long_mode, const struct kvm_regs *regs,
+			   uint64_t fs_base, uint64_t gs_base, struct pvm_mem_op *op)
+{
+	unsigned rex, reg;
+	bool plain;
+	return decode_mem(insn, len, long_mode, regs, fs_base, gs_base, 0xc7, op, &rex, &reg, &plain) &&
+	       (rex & 8) && reg == 1 && plain;
+}
+
+int pvm_decode_mxcsr(const uint8_t *insn, size_t len, bool long_mode, const struct kvm_regs *regs,
+		     uint64_t fs_base, uint64_t gs_base, struct pvm_mem_op *op)
+{
+	unsigned rex, reg;
+	bool plain;
+	if (!decode_mem(insn, len, long_mode, regs, fs_base, gs_base, 0xae, op, &rex, &reg, &plain) || !plain)
+		return 0;
+	return reg == 2 ? PVM_LDMXCSR : reg == 3 ? PVM_STMXCSR : 0;
 }
 
 void pvm_cmpxchg16b_finish(struct kvm_regs *regs, const struct pvm_mem_op *op, bool equal, uint64_t old_lo,

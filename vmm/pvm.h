@@ -9,7 +9,8 @@
  * cannot be hidden), CMPXCHG16B, the one memory-operand instruction
  * (SLUB's lockless freelists use it when CPUID says CX16), and LSL (Linux's
  * paranoid NMI/#MC entry reads the CPU number from a GDT limit with it when
- * FSGSBASE is on). On VMX/SVM
+ * FSGSBASE is on), and LDMXCSR/STMXCSR (kernel_fpu_begin() loads the default
+ * MXCSR before kernel SIMD code). On VMX/SVM
  * hosts none of this runs: those instructions never reach the emulator.
  */
 #ifndef VMM_PVM_H
@@ -48,6 +49,17 @@ bool pvm_decode_cmpxchg16b(const uint8_t *insn, size_t len, bool long_mode, cons
  * past the instruction. */
 void pvm_cmpxchg16b_finish(struct kvm_regs *regs, const struct pvm_mem_op *op, bool equal, uint64_t old_lo,
 			   uint64_t old_hi);
+
+/* LDMXCSR m32 / STMXCSR m32 (NP 0F AE /2 and /3, SDM Vol. 2A): decode only;
+ * the caller moves the 32 bits between memory and the guest's MXCSR, and
+ * raises #GP(0) on LDMXCSR of a value with a reserved bit (31:16) set. */
+#define PVM_LDMXCSR 1
+#define PVM_STMXCSR 2
+#define PVM_MXCSR_RESERVED 0xffff0000u
+
+/* PVM_LDMXCSR or PVM_STMXCSR with op filled (64-bit mode), or 0. */
+int pvm_decode_mxcsr(const uint8_t *insn, size_t len, bool long_mode, const struct kvm_regs *regs,
+		     uint64_t fs_base, uint64_t gs_base, struct pvm_mem_op *op);
 
 /* LSL r, r/m16 (0F 03 /r; SDM Vol. 2A "LSL"), register source only: decode;
  * the caller fetches the descriptor the selector names. */

@@ -410,6 +410,41 @@ static bool complete_cmpxchg16b(struct vcpu *v, struct kvm_regs *regs, const str
 	return true;
 }
 
+/* Guest memory behind a linear address, n bytes inside one page, or NULL. */
+static uint8_t *guest_la(struct vcpu *v, uint64_t la, size_t n)
+{
+	uint64_t gpa;
+	if ((la & 0xfff) + n > 0x1000 || kvm_translate(v->fd, la, &gpa) < 0)
+		return NULL;
+	return gmem_ptr(&v->vm->mem, gpa, n);
+}
+
+/* LDMXCSR / STMXCSR for KVM-PVM (pvm.h): MXCSR lives in KVM's FPU state. */
+static bool complete_mxcsr(struct vcpu *v, struct kvm_regs *regs, const struct pvm_mem_op *op, int kind)
+{
+	struct kvm_fpu fpu;
+	uint8_t *p = guest_la(v, op->la, 4);
+	uint32_t val;
+	if (!p || kvm_get_fpu(v->fd, &fpu) < 0)
+		return false; /* unmapped or straddling a page: the failure is reported */
+	if (kind == PVM_LDMXCSR) {
+		memcpy(&val, p, 4);
+		if (val & PVM_MXCSR_RESERVED) /* SDM Vol. 2A LDMXCSR: #GP(0) */
+			return kvm_inject_exception_ec(v->fd, 13, 0) == 0;
+		fpu.mxcsr = val;
+		if (kvm_set_fpu(v->fd, &fpu) < 0)
+			return false;
+	} else {
+		val = fpu.mxcsr;
+		memcpy(p, &val, 4);
+	}
+	regs->rip += op->len;
+	if (kvm_set_regs(v->fd, regs) < 0)
+		return false;
+	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
 /* The 8-byte descriptor selector sel names in the GDT or LDT (SDM Vol. 3A
  * 3.4.2, 3.5.1): false for a null selector, one beyond the table's limit, or
  * a table hyve cannot read. */
@@ -472,6 +507,9 @@ static bool complete_insn(struct vcpu *v)
 	struct pvm_mem_op op;
 	if (r == PVM_UNSUPPORTED && pvm_decode_cmpxchg16b(insn, len, s.cs.l, &regs, s.fs.base, s.gs.base, &op))
 		return complete_cmpxchg16b(v, &regs, &op);
+	int mx = r == PVM_UNSUPPORTED ? pvm_decode_mxcsr(insn, len, s.cs.l, &regs, s.fs.base, s.gs.base, &op) : 0;
+	if (mx)
+		return complete_mxcsr(v, &regs, &op, mx);
 	struct pvm_lsl_op lsl;
 	if (r == PVM_UNSUPPORTED && pvm_decode_lsl(insn, len, s.cs.l, &regs, &lsl)) {
 		uint64_t desc = 0;

@@ -221,8 +221,37 @@ static void test_lsl(void)
 	}
 }
 
+static void test_mxcsr(void)
+{
+	struct kvm_regs r = regs0();
+	struct pvm_mem_op op;
+	r.rsp = 0xffffc90000087e00ULL;
+	r.rbx = 0x5000;
+	/* ldmxcsr 0x4(%rsp) (0f ae 54 24 04): kernel_fpu_begin_mask(). */
+	static const uint8_t ld[] = {0x0f, 0xae, 0x54, 0x24, 0x04}, st[] = {0x0f, 0xae, 0x1b},
+			     st_gs[] = {0x65, 0x0f, 0xae, 0x5b, 0x10}, fxsave[] = {0x0f, 0xae, 0x03},
+			     vex_like[] = {0x66, 0x0f, 0xae, 0x13}, lfence[] = {0x0f, 0xae, 0xe8};
+	CHECK(pvm_decode_mxcsr(ld, sizeof(ld), true, &r, 0, 0, &op) == PVM_LDMXCSR && op.la == r.rsp + 4 &&
+		      op.len == 5,
+	      "ldmxcsr 4(%%rsp): decoded");
+	CHECK(pvm_decode_mxcsr(st, sizeof(st), true, &r, 0, 0, &op) == PVM_STMXCSR && op.la == 0x5000 && op.len == 3,
+	      "stmxcsr (%%rbx): decoded");
+	CHECK(pvm_decode_mxcsr(st_gs, sizeof(st_gs), true, &r, 0, 0x100000, &op) == PVM_STMXCSR &&
+		      op.la == 0x105010 && op.len == 5,
+	      "stmxcsr %%gs:0x10(%%rbx): decoded");
+	CHECK_EQ(pvm_decode_mxcsr(fxsave, sizeof(fxsave), true, &r, 0, 0, &op), 0, "fxsave (0F AE /0): not completed");
+	CHECK_EQ(pvm_decode_mxcsr(vex_like, sizeof(vex_like), true, &r, 0, 0, &op), 0, "66 0F AE /2: not ldmxcsr");
+	CHECK_EQ(pvm_decode_mxcsr(lfence, sizeof(lfence), true, &r, 0, 0, &op), 0, "lfence (register form): not completed");
+	CHECK_EQ(pvm_decode_mxcsr(ld, sizeof(ld), false, &r, 0, 0, &op), 0, "outside 64-bit mode: not completed");
+	CHECK_EQ(pvm_decode_mxcsr(ld, 4, true, &r, 0, 0, &op), 0, "truncated: not completed");
+	/* cmpxchg8b (no REX.W) and cmpxchg16b with a 66 prefix stay unsupported. */
+	static const uint8_t c16_66[] = {0x66, 0x48, 0x0f, 0xc7, 0x0f};
+	CHECK(!pvm_decode_cmpxchg16b(c16_66, sizeof(c16_66), true, &r, 0, 0, &op), "66 cmpxchg16b: not completed");
+}
+
 int main(void)
 {
+	test_mxcsr();
 	test_lsl();
 	test_simple();
 	test_counts();
