@@ -12,6 +12,12 @@ QEMU -accel kvm with its in-kernel irqchip, and with -machine
 kernel-irqchip=off (QEMU's user-space APIC). A configuration that cannot run a
 figure gets the error in its cell, is not tried again for that figure, and the
 other columns still compare.
+
+--compare OTHER_BUILD runs hyve from two build folders instead of hyve and
+QEMU (an A/B of two builds of hyve, e.g. before and after a change): every
+hyve configuration twice, once with each build's hyve binary and both with the
+guests of --build, alternating which build boots first from one repetition to
+the next; the table gets a column with the ratio of the two medians.
 """
 
 import argparse
@@ -52,12 +58,17 @@ MEM_CASES = (
 class Config:
     """One way to run a guest: a VMM and its options."""
 
-    def __init__(self, key, label, kind, extra):
+    def __init__(self, key, label, kind, extra, hyve=None):
         self.key, self.label, self.kind, self.extra = key, label, kind, extra
+        self.hyve = hyve  # another build's hyve binary (--compare); None: --build's
+
+    def twin(self, hyve, build):
+        """The same configuration run with another build's hyve (--compare)."""
+        return Config(COMPARE_PREFIX + self.key, f"{self.label} [{build}]", self.kind, self.extra, hyve)
 
     def argv(self, opts, elf, cpus, append, timeout):
         if self.kind == "hyve":
-            cmd = [opts.hyve, f"--timeout={int(timeout)}", "--cpus", str(cpus)] + self.extra
+            cmd = [self.hyve or opts.hyve, f"--timeout={int(timeout)}", "--cpus", str(cpus)] + self.extra
             if append:
                 cmd += ["--append", append]
             return cmd + [elf]
@@ -75,6 +86,7 @@ HYVE_SPIN = Config("hyve_spinup", "hyve (spinup-ap)", "hyve", ["--ap-startup=spi
 QEMU_KVM = Config("qemu", "QEMU kvm", "qemu", [])
 QEMU_UAPIC = Config("qemu_uapic", "QEMU kvm, kernel-irqchip=off", "qemu", ["-machine", "kernel-irqchip=off"])
 ALL_CONFIGS = (HYVE_IPI, HYVE_SPIN, QEMU_KVM, QEMU_UAPIC)
+COMPARE_PREFIX = "base:"  # key prefix of the --compare build's configurations
 
 
 # ---- running one guest ------------------------------------------------------
@@ -289,12 +301,13 @@ def bench_ipi(opts, figs, configs, rep):
     timeout = opts.timeout * 3
     for apic in ("xapic", "x2apic"):
         for cfg in configs:
-            figs_here = [("ipi_rtt", apic, w) for w in ("spin", "halt")]
+            figs_here = [("ipi_rtt", apic, w) for w in opts.ipi_waits]
             # A boot that hung is not tried again, even if it gave a figure
             # before it hung (each try costs the whole timeout).
             if all(figs.failed(f, cfg) for f in figs_here) or (apic, cfg.key) in figs.hung:
                 continue
-            r = boot(opts, figs, cfg, "bench_ipi", 2, "x2apic" if apic == "x2apic" else None, timeout)
+            words = (["x2apic"] if apic == "x2apic" else []) + ([] if "spin" in opts.ipi_waits else ["nospin"])
+            r = boot(opts, figs, cfg, "bench_ipi", 2, " ".join(words) or None, timeout)
             if r.timed_out:
                 figs.hung.add((apic, cfg.key))
             recs = {f["wait"]: f for k, f in r.records if k == "ipi_rtt"}
@@ -390,8 +403,15 @@ def ratio(a, b):
     return f"{a / b:.2f}"
 
 
+def same_as_ipi_exit(cells):
+    """Figures taken only with ipi-exit: after start-up both protocols run the same code."""
+    for prefix in ("", COMPARE_PREFIX):
+        cells[prefix + "hyve_spinup"] = Cell("(same as ipi-exit)")
+
+
 def table_rows(figs, configs):
-    """(section, label, cells per config, ratio vs QEMU kvm, ratio vs QEMU uAPIC)."""
+    """(section, label, cells per config, ratio vs QEMU kvm, ratio vs QEMU uAPIC,
+    ratio --build / --compare build)."""
     have = {c.key for c in configs}
     rows = []
     runs = {k: f" (median of {n} runs)" for k, n in figs.planned.items()}
@@ -402,19 +422,26 @@ def table_rows(figs, configs):
                 return "—"
             parts = [ratio(cells[h].median, cells[q].median) for h in hyve_keys if h in have]
             return " / ".join(parts) if parts else "—"
-        rows.append((section, label, cells, r("qemu"), r("qemu_uapic")))
+
+        def r_base():
+            parts = [ratio(cells[h].median, cells[COMPARE_PREFIX + h].median) for h in hyve_keys
+                     if h in have and COMPARE_PREFIX + h in have]
+            return " / ".join(parts) if parts else "—"
+        rows.append((section, label, cells, r("qemu"), r("qemu_uapic"), r_base()))
 
     for n in figs.sizes:
         cells = {c.key: time_cell(figs, ("ap_bringup", n), c) for c in configs}
         add("AP bring-up: TSC from the first INIT to the last AP's check-in" + runs["ap_bringup"], f"{n} vCPUs", cells, ["hyve", "hyve_spinup"])
     for op, label in EXIT_OPS if "exit" in figs.only else ():
         cells = {c.key: time_cell(figs, ("exit", op), c) for c in configs}
-        cells["hyve_spinup"] = Cell("(same as ipi-exit)")
+        same_as_ipi_exit(cells)
         add("Exit cost: one operation, timed over a loop of 2000" + runs["exit"], label, cells, ["hyve"])
     for apic in ("xapic", "x2apic") if "ipi" in figs.only else ():
         for wait, wl in (("spin", "receiver spins (IF=1)"), ("halt", "receiver halted (sti; hlt)")):
+            if wait not in figs.ipi_waits:
+                continue
             cells = {c.key: time_cell(figs, ("ipi_rtt", apic, wait), c) for c in configs}
-            cells["hyve_spinup"] = Cell("(same as ipi-exit)")
+            same_as_ipi_exit(cells)
             add("IPI round trip between 2 vCPUs, 500 round trips" + runs["ipi_rtt"], f"{apic}, {wl}", cells, ["hyve"])
     if "linux" in figs.only:
         sec = ("Linux boot to user space: wall-clock seconds from the VMM's start, busybox initramfs, the bzImage"
@@ -431,7 +458,7 @@ def table_rows(figs, configs):
                     add(sec, f"{klabel}, {cpus} vCPU{'s' if cpus > 1 else ''}: {wl}", cells, ["hyve"])
     if "mem" not in figs.only:
         return rows
-    mem_cfgs = ("hyve", "qemu")
+    mem_cfgs = ("hyve", "qemu", COMPARE_PREFIX + "hyve")
     mem = "Memory: the VMM's resident set size (VmRSS), guest RAM 256 MiB" + runs["mem"]
     med = {}
     for key, _, _, label in MEM_CASES:
@@ -473,22 +500,24 @@ def table_rows(figs, configs):
 def render(figs, configs, header):
     rows = table_rows(figs, configs)
     keys = {c.key for c in configs}
-    ratio_cols = [i for i, q in enumerate(("qemu", "qemu_uapic")) if q in keys]
-    cols = [c.label for c in configs] + [("hyve/QEMU kvm", "hyve/QEMU kernel-irqchip=off")[i] for i in ratio_cols]
+    ratio_cols = [i for i, q in enumerate(("qemu", "qemu_uapic", COMPARE_PREFIX + "hyve")) if q in keys]
+    ratio_names = ("hyve/QEMU kvm", "hyve/QEMU kernel-irqchip=off", "this build / --compare build")
+    cols = [c.label for c in configs] + [ratio_names[i] for i in ratio_cols]
     md = list(header) + [""]
     section = None
-    for sec, label, cells, r1, r2 in rows:
+    for sec, label, cells, r1, r2, r3 in rows:
         if sec != section:
             section = sec
             md += ["", f"**{sec}**", "", "| figure | " + " | ".join(cols) + " |",
                    "|---|" + "---|" * len(cols)]
         vals = [cells[c.key].text.replace("|", "/") for c in configs]
-        vals += [(r1, r2)[i] for i in ratio_cols]
+        vals += [(r1, r2, r3)[i] for i in ratio_cols]
         md.append(f"| {label} | " + " | ".join(vals) + " |")
     md += ["", "Cells: median of the runs the section title gives (n= when fewer gave a figure), then ± half "
            "the interquartile range in % of the median; "
            "cycles are TSC cycles, converted with each configuration's TSC frequency. "
-           "Ratios: hyve's median over QEMU's (below 1: hyve is faster or smaller); "
+           "Ratios: hyve's median over QEMU's (below 1: hyve is faster or smaller), or with --compare "
+           "this build's median over the other build's; "
            "AP bring-up rows give ipi-exit / spinup-ap."]
     return "\n".join(md) + "\n"
 
@@ -512,6 +541,7 @@ def machine_header(opts, host_khz):
         f"/dev/kvm: {'KVM-PVM (kvm_pvm module: guest CPL0 code is emulated)' if pvm else 'KVM'}",
         f"- host TSC: {host_khz / 1000:.1f} MHz (bench/tsc_khz.c); load average at start: {opts.load0}",
         f"- QEMU: {qemu}; firmware {fw}",
+    ] + ([f"- compared with: {opts.compare_hyve}"] if opts.compare else []) + [
         f"- hyve: {opts.hyve} ({sh('cd ' + ROOT + ' && git rev-parse --short HEAD')}"
         f"{'+dirty' if sh('cd ' + ROOT + ' && git status --porcelain') else ''})",
     ]
@@ -532,8 +562,13 @@ def main():
     ap.add_argument("--linux-reps", type=int, default=1, help="repetitions of the Linux boots (default 1)")
     ap.add_argument("--linux-timeout", type=float, default=1800, help="seconds before a Linux boot counts as hung "
                     "(default 1800: on KVM-PVM hosts Debian's kernel takes many minutes)")
+    ap.add_argument("--ipi-waits", default="spin,halt", help="IPI receiver waits to measure: spin,halt "
+                    "(default both; halt alone boots the guest with \"nospin\" and is much faster)")
     ap.add_argument("--sizes", default=",".join(map(str, AP_SIZES)), help="AP bring-up vCPU counts")
     ap.add_argument("--no-qemu", dest="qemu", action="store_false", help="hyve only")
+    ap.add_argument("--compare", metavar="OTHER_BUILD", help="A/B: run hyve from --build and from "
+                    "OTHER_BUILD side by side (interleaved, alternating which goes first; guests of --build) "
+                    "instead of QEMU; adds the ratio of the medians")
     ap.add_argument("--seabios", action="store_true", help="boot QEMU with SeaBIOS instead of qboot")
     ap.add_argument("--timeout", type=float, default=20, help="seconds before a boot counts as hung (default 20; "
                     "IPI runs get 3x)")
@@ -542,6 +577,7 @@ def main():
     opts.build = os.path.abspath(os.path.join(ROOT, opts.build))
     opts.hyve = os.path.join(opts.build, "hyve")
     opts.sizes = [int(s) for s in opts.sizes.split(",") if s]
+    opts.ipi_waits = [w for w in ("spin", "halt") if w in opts.ipi_waits.split(",")]
     opts.firmware = [] if opts.seabios or not os.path.exists(QBOOT) else ["-bios", QBOOT]
     opts.load0 = open("/proc/loadavg").read().split()[0]
     only = set(opts.only.split(","))
@@ -551,18 +587,29 @@ def main():
     figs = Figures(host_khz)
     figs.sizes = opts.sizes if "apboot" in only else []
     figs.only = only
+    figs.ipi_waits = opts.ipi_waits
     figs.linux_kernels = opts.linux_kernels = set(opts.linux_kernels.split(","))
     figs.planned = {"ap_bringup": opts.reps, "exit": opts.reps, "ipi_rtt": opts.ipi_reps, "mem": opts.mem_reps,
                     "linux": opts.linux_reps}
     configs = [c for c in ALL_CONFIGS if opts.qemu or c.kind == "hyve"]
+    if opts.compare:
+        other = os.path.abspath(os.path.join(ROOT, opts.compare))
+        opts.compare_hyve = os.path.join(other, "hyve")
+        if not os.access(opts.compare_hyve, os.X_OK):
+            print(f"bench: --compare: no hyve binary in {other}", file=sys.stderr)
+            return 2
+        opts.qemu = False
+        hyves = [c for c in ALL_CONFIGS if c.kind == "hyve"]
+        configs = hyves + [c.twin(opts.compare_hyve, opts.compare) for c in hyves]
     t0 = time.monotonic()
     header = ["hyve vs QEMU (make bench)", ""] + machine_header(opts, host_khz)
     print("\n".join(header), flush=True)
 
     plan = [("apboot", bench_apboot, configs, opts.reps),
-            ("exit", bench_exit, [c for c in configs if c is not HYVE_SPIN], opts.reps),
-            ("ipi", bench_ipi, [c for c in configs if c is not HYVE_SPIN], opts.ipi_reps),
-            ("mem", bench_mem, [c for c in configs if c in (HYVE_IPI, QEMU_KVM)], opts.mem_reps),
+            ("exit", bench_exit, [c for c in configs if not c.key.endswith(HYVE_SPIN.key)], opts.reps),
+            ("ipi", bench_ipi, [c for c in configs if not c.key.endswith(HYVE_SPIN.key)], opts.ipi_reps),
+            ("mem", bench_mem, [c for c in configs if c.key in (HYVE_IPI.key, QEMU_KVM.key,
+                                                                COMPARE_PREFIX + HYVE_IPI.key)], opts.mem_reps),
             # QEMU's kernel-irqchip=off hangs once a second vCPU halts (see
             # docs/performance.md): a Linux boot would only wait out the timeout.
             ("linux", lambda o, f, c, r: linux_boot.bench_linux(o, f, c, r, run_guest, describe_failure),
@@ -572,7 +619,9 @@ def main():
             continue
         for rep in range(reps):
             print(f"  {name}: repetition {rep + 1} of {reps} ({time.monotonic() - t0:.0f} s)", flush=True)
-            fn(opts, figs, cfgs, rep)
+            # --compare: alternate which build boots first, so that neither
+            # always runs right after the other (caches, the host's load).
+            fn(opts, figs, cfgs[::-1] if opts.compare and rep % 2 else cfgs, rep)
 
     elapsed = time.monotonic() - t0
     load1 = open("/proc/loadavg").read().split()[0]
