@@ -14,8 +14,8 @@ and the table says so:
 - the bzImage's decompressor is emulated CPL0 code there (most of an hour for
   Debian's xz-compressed kernel), so every VMM gets the vmlinux inside it
   (tools/extract-vmlinux; QEMU and hyve both boot it through its PVH note);
-- the command line gains "noxsave rodata=off clocksource=kvm-clock" (see
-  tests/guest/cases_linux.sh for why);
+- the command line gains "noxsave rodata=off clocksource=kvm-clock", and for
+  Debian's kernel "clearcpuid=ssse3,..." (see tests/guest/cases_linux.sh);
 - no user space can run (a user-mode syscall does not enter a stock kernel),
   so /init dies at once and the kernel panics and reboots: the "until
   poweroff" figure cannot exist; the "until /init" one still does.
@@ -34,6 +34,8 @@ CPUS = (1, 4)
 RUN_INIT = "Run /init as init process"
 PVM = os.path.isdir("/sys/module/kvm_pvm")
 PVM_APPEND = " noxsave rodata=off clocksource=kvm-clock"
+# Debian's kernel runs SSE code PVM's emulator cannot (tests/guest/cases_linux.sh).
+PVM_STOCK_APPEND = " clearcpuid=ssse3,sse4_1,sse4_2,pclmulqdq,aes,sha_ni"
 
 
 def prepare(opts, root):
@@ -95,8 +97,10 @@ def internal_error(r):
             f"(last console line: {last[:90]})")
 
 
-def argv(cfg, opts, image, initrd, cpus, timeout):
-    append = "console=ttyS0 panic=-1" + (PVM_APPEND if PVM else "")
+def argv(cfg, opts, key, image, initrd, cpus, timeout):
+    append = "console=ttyS0 panic=-1"
+    if PVM:
+        append += PVM_APPEND + (PVM_STOCK_APPEND if key == "debian" else "")
     if cfg.kind == "hyve":
         return [opts.hyve, f"--timeout={int(timeout)}", "--cpus", str(cpus), "--memory", "512M"] + cfg.extra + [
             "--initrd", initrd, "--append", append, image]
@@ -124,7 +128,7 @@ def bench_linux(opts, figs, configs, rep, run_guest, describe_failure):
                 if figs.failed(f_init, cfg):
                     continue
                 timeout = opts.linux_timeout
-                r = run_guest(argv(cfg, opts, image, opts.linux_initrd, cpus, timeout), timeout + 5,
+                r = run_guest(argv(cfg, opts, key, image, opts.linux_initrd, cpus, timeout), timeout + 5,
                               silent_limit=opts.linux_silence, fatal="KVM internal error")
                 figs.note_run(cfg, r)
                 if opts.verbose:

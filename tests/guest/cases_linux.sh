@@ -159,12 +159,19 @@ unset LX_NAMES LX_PASS LX_WANTED lx_n lx_t0
 # Elsewhere than on KVM-PVM each must reach /init and power off (status 0).
 # On KVM-PVM hosts: /init dies at its first syscall (see above) and panic=-1
 # reboots (status 4). The case prints the milestones and when they came.
-# clearcpuid=cx16 is not needed: hyve completes CMPXCHG16B there (vmm/pvm.c).
+# clearcpuid=cx16 is not needed: hyve completes CMPXCHG16B there (vmm/pvm.c),
+# and LSL and LDMXCSR too. But Debian's kernel has SIMD code built in (the
+# SSSE3 ChaCha20 of its random number generator, BLAKE2s, CRC32C, AES-NI...)
+# whose SSE instructions PVM's emulator cannot run at CPL0 (first seen:
+# `movd %ecx,%xmm15` in chacha_*_ssse3), and CPUID cannot hide them there:
+# clearcpuid= makes the guest kernel itself drop those features.
+LX_STOCK_PVM_APPEND="clearcpuid=ssse3,sse4_1,sse4_2,pclmulqdq,aes,sha_ni"
 LX_STOCK_DIR=$BUILD/linux-stock
 lx_stock_boot() {
 	local name=$1 img=$2 tmo=$3 why= rc t1 t2
 	local out=$TMPD/stock.out err=$TMPD/stock.err
 	local append=$LX_APPEND
+	[ "$LX_PVM" = 1 ] && append="$append $LX_STOCK_PVM_APPEND"
 	[ "$LX_PVM" = 1 ] && name="$name [pvm: no user space]"
 	echo "linux-stock: booting $img (2 vCPUs, --timeout $tmo) ..."
 	t1=$(date +%s)
