@@ -376,6 +376,15 @@ static bool handle_apic_mmio(struct vcpu *v)
 	return true;
 }
 
+/* Guest memory behind a linear address, n bytes inside one page, or NULL. */
+static uint8_t *guest_la(struct vcpu *v, uint64_t la, size_t n)
+{
+	uint64_t gpa;
+	if ((la & 0xfff) + n > 0x1000 || kvm_translate(v->fd, la, &gpa) < 0)
+		return NULL;
+	return gmem_ptr(&v->vm->mem, gpa, n);
+}
+
 /* LOCK CMPXCHG16B on the host: atomic against the other vCPUs' accesses to
  * the same guest memory, whatever prefix the guest used (SDM Vol. 2A). */
 static bool host_cmpxchg16b(void *p, uint64_t *lo, uint64_t *hi, uint64_t new_lo, uint64_t new_hi)
@@ -396,9 +405,8 @@ static bool complete_cmpxchg16b(struct vcpu *v, struct kvm_regs *regs, const str
 		if (kvm_inject_exception_ec(v->fd, 13, 0) < 0)
 			return false;
 	} else {
-		uint64_t gpa;
-		void *p;
-		if (kvm_translate(v->fd, op->la, &gpa) < 0 || !(p = gmem_ptr(&v->vm->mem, gpa, 16)))
+		uint8_t *p = guest_la(v, op->la, 16); /* aligned: inside one page */
+		if (!p)
 			return false; /* not mapped: the emulation failure is reported */
 		uint64_t lo = regs->rax, hi = regs->rdx;
 		bool eq = host_cmpxchg16b(p, &lo, &hi, regs->rbx, regs->rcx);
@@ -408,15 +416,6 @@ static bool complete_cmpxchg16b(struct vcpu *v, struct kvm_regs *regs, const str
 	}
 	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
 	return true;
-}
-
-/* Guest memory behind a linear address, n bytes inside one page, or NULL. */
-static uint8_t *guest_la(struct vcpu *v, uint64_t la, size_t n)
-{
-	uint64_t gpa;
-	if ((la & 0xfff) + n > 0x1000 || kvm_translate(v->fd, la, &gpa) < 0)
-		return NULL;
-	return gmem_ptr(&v->vm->mem, gpa, n);
 }
 
 /* LDMXCSR / STMXCSR for KVM-PVM (pvm.h): MXCSR lives in KVM's FPU state. */
@@ -461,12 +460,11 @@ static bool read_descriptor(struct vcpu *v, const struct kvm_sregs *s, uint16_t 
 	uint64_t la = base + off;
 	uint8_t b[8];
 	for (unsigned k = 0; k < 8;) { /* one piece per page: the entry may straddle two */
-		uint64_t gpa;
-		const uint8_t *p;
 		unsigned n = 0x1000 - ((la + k) & 0xfff);
 		if (n > 8 - k)
 			n = 8 - k;
-		if (kvm_translate(v->fd, la + k, &gpa) < 0 || !(p = gmem_ptr(&v->vm->mem, gpa, n)))
+		const uint8_t *p = guest_la(v, la + k, n);
+		if (!p)
 			return false;
 		memcpy(b + k, p, n);
 		k += n;
@@ -493,12 +491,9 @@ static bool complete_insn(struct vcpu *v)
 		len = run->emulation_failure.insn_size <= 15 ? run->emulation_failure.insn_size : 15;
 		memcpy(insn, run->emulation_failure.insn_bytes, len);
 	} else {
-		uint64_t gpa;
-		if (kvm_translate(v->fd, s.cs.base + regs.rip, &gpa) < 0)
-			return false;
-		uint64_t room = 0x1000 - (gpa & 0xfff); /* stay inside the page */
+		uint64_t la = s.cs.base + regs.rip, room = 0x1000 - (la & 0xfff); /* stay inside the page */
 		len = room < 15 ? (size_t)room : 15;
-		const uint8_t *p = gmem_ptr(&v->vm->mem, gpa, len);
+		const uint8_t *p = guest_la(v, la, len);
 		if (!p)
 			return false;
 		memcpy(insn, p, len);
