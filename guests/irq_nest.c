@@ -194,9 +194,7 @@ static int run(uint32_t id, uint32_t arg)
 	for (uint32_t b = 0; b < 8; b++)
 		if (c->bad & (1u << b))
 			irq_problem(id, "%s", c->why[b]);
-	if (apic_bank_count(APIC_IRR0) || apic_bank_count(APIC_ISR0) || apic_read(APIC_PPR))
-		irq_problem(id, "at the end: %u IRR bits, %u ISR bits, PPR %x", apic_bank_count(APIC_IRR0),
-			    apic_bank_count(APIC_ISR0), apic_read(APIC_PPR));
+	irq_check_apic_quiet(id);
 	return 0;
 }
 

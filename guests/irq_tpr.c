@@ -122,9 +122,7 @@ static int run(uint32_t id, uint32_t arg)
 	/* B: IF=0 only */
 	send_all(id, "IF=0");
 	let_in(id, 0, b, NVEC, "IF=0");
-	if (apic_bank_count(APIC_IRR0) || apic_bank_count(APIC_ISR0) || apic_read(APIC_PPR))
-		irq_problem(id, "at the end: %u IRR bits, %u ISR bits, PPR %x", apic_bank_count(APIC_IRR0),
-			    apic_bank_count(APIC_ISR0), apic_read(APIC_PPR));
+	irq_check_apic_quiet(id);
 	return 0;
 }
 

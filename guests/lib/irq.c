@@ -333,6 +333,13 @@ void irq_problem(uint32_t id, const char *fmt, ...)
 	}
 }
 
+void irq_check_apic_quiet(uint32_t id)
+{
+	if (apic_bank_count(APIC_IRR0) || apic_bank_count(APIC_ISR0) || apic_read(APIC_PPR))
+		irq_problem(id, "at the end: %u IRR bits, %u ISR bits, PPR %x", apic_bank_count(APIC_IRR0),
+			    apic_bank_count(APIC_ISR0), apic_read(APIC_PPR));
+}
+
 uint32_t irq_problems(void)
 {
 	uint32_t n = 0;

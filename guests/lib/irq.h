@@ -180,6 +180,9 @@ typedef int (*irq_cpu_fn)(uint32_t id, uint32_t arg);
 void irq_problem(uint32_t id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Problems recorded so far on all CPUs. */
 uint32_t irq_problems(void);
+/* Records a problem for CPU id unless its local APIC is quiet: no IRR or ISR
+ * bit set and PPR 0 (what a test leaves behind once every vector is EOId). */
+void irq_check_apic_quiet(uint32_t id);
 /* BSP: prints the kept messages of the APs (the BSP's were printed at
  * once); returns irq_problems(). */
 uint32_t irq_report(void);
