@@ -113,8 +113,10 @@ run: deps $(BUILD)/hyve
 	$(BUILD)/hyve --cpus 4
 
 # Every test, the Linux boots included (tests/guest/cases_linux.sh: a 7-10 min
-# kernel build the first time, then about 10 min of boots on KVM-PVM hosts).
-# HYVE_SKIP_LINUX=1 leaves the Linux boots out (counted as skipped).
+# kernel build the first time, then about 10 min of boots on KVM-PVM hosts),
+# and the nested SVM tier (tests/nested-svm.sh).
+# HYVE_SKIP_LINUX=1 leaves the Linux boots out (counted as skipped),
+# HYVE_SKIP_NESTED=1 the nested tier.
 check: deps all
 	$(Q)tests/run-tests --build $(BUILD)
 
@@ -123,6 +125,12 @@ check-unit: all
 
 check-guest: all
 	$(Q)tests/run-tests --build $(BUILD) --only guest
+
+# The nested SVM tier alone (tests/nested-svm.sh): the guest cases and Linux
+# with user space on a real KVM, under QEMU's emulated AMD CPU. No /dev/kvm needed.
+.PHONY: check-nested
+check-nested: deps all
+	$(Q)tests/run-tests --build $(BUILD) --only nested
 
 # Real Linux (tests/guest/cases_linux.sh): builds the test kernel and
 # initramfs first (cached in $(BUILD)/linux), then boots the SMP matrix.

@@ -1061,11 +1061,11 @@ int main(int argc, char **argv)
 		goto out_vm;
 	}
 	if (opt.verbose)
-		say("%u vCPU(s), %llu MiB, AP start-up %s, %s; %s kernel, entry 0x%llx%s", opt.cpus,
+		say("%u vCPU(s), %llu MiB, AP start-up %s, %s; %s kernel, entry 0x%llx; host: %s%s", opt.cpus,
 		    (unsigned long long)(opt.memory >> 20),
 		    opt.ap_startup == AP_STARTUP_IPI_EXIT ? "ipi-exit" : "spinup-ap",
 		    opt.no_x2apic ? "xAPIC only" : "x2APIC offered", kind, (unsigned long long)boot.rip,
-		    vm_host_is_pvm() ? "; KVM-PVM host (hyve completes int3, fwait, clac/stac, popcnt/lzcnt/tzcnt, cmpxchg16b, lsl, ldmxcsr/stmxcsr)" : "");
+		    vm_host_kvm_kind(), vm_host_is_pvm() ? " (hyve completes int3, fwait, clac/stac, popcnt/lzcnt/tzcnt, cmpxchg16b, lsl, ldmxcsr/stmxcsr)" : "");
 
 	if (console_init(&m->con, &m->uart, on_quit, m) < 0) {
 		say("cannot set the console up");

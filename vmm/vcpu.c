@@ -525,6 +525,17 @@ bool vm_host_is_pvm(void)
 	return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
 
+const char *vm_host_kvm_kind(void)
+{
+	if (vm_host_is_pvm())
+		return "KVM-PVM (kvm_pvm)";
+	if (access("/sys/module/kvm_amd", F_OK) == 0)
+		return "KVM on AMD SVM (kvm_amd)";
+	if (access("/sys/module/kvm_intel", F_OK) == 0)
+		return "KVM on Intel VMX (kvm_intel)";
+	return "KVM (no kvm_amd, kvm_intel or kvm_pvm module seen)";
+}
+
 static void halt(struct vcpu *v)
 {
 	struct vm *vm = v->vm;

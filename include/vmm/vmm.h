@@ -105,6 +105,9 @@ int vm_vcpu_setup_boot(struct vcpu *vcpu, const struct vm_boot_cpu *st);
 /* True when /dev/kvm is KVM-PVM (guest CPL0 code is emulated; hyve then
  * completes the few instructions PVM cannot, see docs/architecture.md). */
 bool vm_host_is_pvm(void);
+/* Which KVM /dev/kvm is, from the loaded module: "KVM-PVM (kvm_pvm)",
+ * "KVM on AMD SVM (kvm_amd)", "KVM on Intel VMX (kvm_intel)" (for --verbose). */
+const char *vm_host_kvm_kind(void);
 
 /* Starts an AP that the core has released (VM_EXITCODE_IPI STARTUP member, or
  * VM_EXITCODE_SPINUP_AP) in real mode at rip (CS.base = rip & ~0xffff..., see

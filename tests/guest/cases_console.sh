@@ -47,6 +47,7 @@ con_result() { # NAME WHY SECS [OUTFILE ERRFILE]
 
 con_wanted() { # NAME: 0 if the case runs; counts a skip without /dev/kvm
 	[ -n "$FILTER" ] && ! [[ $1 =~ $FILTER ]] && return 1
+	case_start "$1" || return 1
 	if [ "$KVM_OK" = 0 ]; then
 		N_SKIP=$((N_SKIP + 1))
 		[ "$VERBOSE" = 1 ] && echo "SKIP $1 (no /dev/kvm)"

@@ -16,6 +16,17 @@ done
 t status/timeout 10 --err 'timeout: the guest ran longer than 0.5 s' --err 'vcpus configured=1' \
 	-- --timeout 0.5 "$G/spin.elf"
 
+# --- --verbose names the host's KVM; the KVM-PVM completions run only there ---
+if [ "$HYVE_TIER" = svm ] || [ -e /sys/module/kvm_amd ]; then
+	HOST_KIND=(--err '; host: KVM on AMD SVM \(kvm_amd\)$')
+elif [ -e /sys/module/kvm_pvm ]; then
+	HOST_KIND=(--err '; host: KVM-PVM \(kvm_pvm\) \(hyve completes int3, ')
+else
+	HOST_KIND=(--err '; host: KVM on Intel VMX \(kvm_intel\)$')
+fi
+t status/host-kind 0 "${HOST_KIND[@]}" --err 'insn-completed=0$' -- --timeout 60 --verbose --cpus 2
+unset HOST_KIND
+
 # --- lazy vCPUs (smp-spec 1.2): 1024 configured, only the BSP runs, no AP state ---
 for p in ipi-exit spinup-ap; do
 	t "lazy/1024-vcpus/$p" 33 --out '^PASS' --out 'cpus=1024' \
@@ -61,7 +72,7 @@ json_check() {
 		N_FAIL=$((N_FAIL + 1)); FAILED+=(trace/json-contents); echo "FAIL trace/json-contents: $why"
 	fi
 }
-if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ trace/json-contents =~ $FILTER ]]; }; then
+if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ trace/json-contents =~ $FILTER ]]; } && case_start trace/json-contents; then
 	json_check
 fi
 
@@ -84,7 +95,7 @@ sigusr2_check() {
 		N_FAIL=$((N_FAIL + 1)); FAILED+=(report/sigusr2); echo "FAIL report/sigusr2: $why"; sed 's/^/    err: /' "$err"
 	fi
 }
-if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ report/sigusr2 =~ $FILTER ]]; }; then
+if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ report/sigusr2 =~ $FILTER ]]; } && case_start report/sigusr2; then
 	sigusr2_check
 elif [ "$KVM_OK" = 0 ]; then
 	N_SKIP=$((N_SKIP + 1))

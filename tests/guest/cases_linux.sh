@@ -24,7 +24,7 @@
 # HYVE_SKIP_LINUX=1 leaves these cases out (counted as skipped).
 
 LX_DIR=$BUILD/linux
-LX_KERNEL=$LX_DIR/vmlinux
+LX_STOCK_IMG=${LX_STOCK_IMG:-} # nested tier: Debian's bzImage (the L1 kernel itself)
 LX_INITRD=$LX_DIR/initramfs.cpio
 LX_APPEND="console=ttyS0 panic=-1"
 LX_TMO=(--timeout 240)
@@ -44,8 +44,9 @@ LX_PVM=0
 #   code); with the override there is no second switch: 8 vCPUs boot in ~50 s.
 [ "$LX_PVM" = 1 ] && LX_APPEND="$LX_APPEND noxsave rodata=off clocksource=kvm-clock"
 
-# lx NAME CPUS EXTRA_APPEND [t options]... -- [HYVE_ARGS]...: one boot. In
-# "plan" mode only records NAME (to decide whether anything needs building).
+# lx NAME CPUS EXTRA_APPEND [t options]... -- [HYVE_ARGS]...: one boot of
+# $LX_KERNEL with $LX_MEM of RAM. In "plan" mode only records NAME (to decide
+# whether anything needs building).
 lx() {
 	local name=$1 cpus=$2 extra=$3
 	shift 3
@@ -62,7 +63,7 @@ lx() {
 		want=4
 		t "$name" "$want" --out "$brought" --not-out 'ACPI Error' "${opts[@]}" \
 			--out 'Kernel panic - not syncing: No working init found' \
-			-- "${LX_TMO[@]}" --cpus "$cpus" "$@" --append "$LX_APPEND $extra" "$LX_KERNEL"
+			-- "${LX_TMO[@]}" --cpus "$cpus" --memory "$LX_MEM" "$@" --append "$LX_APPEND $extra" "$LX_KERNEL"
 	else
 		if [ "$LX_PASS" = plan ]; then LX_NAMES+=("$name"); return; fi
 		local online=0
@@ -71,29 +72,85 @@ lx() {
 		[[ $extra == *hyve.reboot* ]] && want=4
 		t "$name" "$want" --out "$brought" --not-out 'ACPI Error' "${opts[@]}" \
 			--out "^hyve-init: nproc=$cpus online=$online[[:space:]]*\$" \
-			-- "${LX_TMO[@]}" --cpus "$cpus" "$@" --initrd "$LX_INITRD" \
+			--err 'insn-completed=0$' --not-out 'Kernel panic' \
+			-- "${LX_TMO[@]}" --verbose --cpus "$cpus" --memory "$LX_MEM" "$@" --initrd "$LX_INITRD" \
 			--append "$LX_APPEND $extra" "$LX_KERNEL"
 	fi
 }
 
-lx_cases() {
-	local p n
+# lx_matrix PREFIX: the SMP matrix for one kernel, cases named PREFIX/...
+lx_matrix() {
+	local pre=$1 p n
 	for p in ipi-exit spinup-ap; do
 		for n in 1 2 4 8; do
-			lx "linux/x2apic/cpus=$n/$p" "$n" "" --out 'ACPI: Interpreter enabled' \
+			lx "$pre/x2apic/cpus=$n/$p" "$n" "" --out 'ACPI: Interpreter enabled' \
 				--out 'ACPI: PM: \(supports S0 S5\)' --out 'x2apic enabled' \
 				-- --ap-startup=$p
 		done
 	done
 	for p in ipi-exit spinup-ap; do
-		lx "linux/xapic/cpus=4/$p" 4 "" --out 'ACPI: Interpreter enabled' --not-out 'x2apic enabled' \
+		lx "$pre/xapic/cpus=4/$p" 4 "" --out 'ACPI: Interpreter enabled' --not-out 'x2apic enabled' \
 			-- --no-x2apic --ap-startup=$p
 		# Without ACPI Linux cannot power off (it would halt: status 12), so /init reboots.
-		lx "linux/mptable/cpus=4/$p" 4 "acpi=off hyve.reboot" --out 'Intel MultiProcessor Specification' \
+		lx "$pre/mptable/cpus=4/$p" 4 "acpi=off hyve.reboot" --out 'Intel MultiProcessor Specification' \
 			--not-out 'ACPI: Interpreter enabled' -- --ap-startup=$p
 	done
-	lx linux/xapic-mptable/cpus=2 2 "acpi=off hyve.reboot" --out 'Intel MultiProcessor Specification' \
+	lx "$pre/xapic-mptable/cpus=2" 2 "acpi=off hyve.reboot" --out 'Intel MultiProcessor Specification' \
 		--not-out 'x2apic enabled' -- --no-x2apic
+}
+
+lx_cases() {
+	LX_KERNEL=$LX_DIR/vmlinux LX_MEM=256M
+	lx_matrix linux
+	[ "$HYVE_TIER" = svm ] || return 0
+	# Real user space: an ACPI reboot, and the interactive shell over the console.
+	lx linux/acpi-reboot/cpus=2 2 "hyve.reboot" --out 'reboot: Restarting system' -- --ap-startup=spinup-ap
+	if [ "$LX_PASS" = plan ]; then
+		LX_NAMES+=(linux/shell/cpus=2)
+	elif con_wanted linux/shell/cpus=2; then
+		lx_shell linux/shell/cpus=2
+	fi
+	# Debian's own kernel: its bzImage as shipped, no command-line workarounds.
+	LX_KERNEL=$LX_STOCK_IMG LX_MEM=512M
+	lx_matrix linux-stock
+}
+
+# The initramfs' busybox shell, used as a person would over the console
+# (hyve's stdin is a pipe): wait for the prompt, type a command, wait for its
+# output, and so on; "poweroff -f" ends hyve with status 0. (Typing before the
+# prompt would lose the keys, as on a real serial line: Linux clears the
+# UART's FIFO when the shell opens the console.)
+lx_shell() {
+	local name=$1 why= t1 t2 rc fd pid
+	local in=$TMPD/lx-shell.in out=$TMPD/lx-shell.out err=$TMPD/lx-shell.err
+	rm -f "$in"; mkfifo "$in"
+	t1=$(date +%s.%N)
+	timeout -k 5 "${LX_TMO[1]}" "$HYVE" "${LX_TMO[@]}" --cpus 2 --initrd "$LX_INITRD" \
+		--append "$LX_APPEND hyve.shell" "$LX_DIR/vmlinux" <"$in" >"$out" 2>"$err" &
+	pid=$!
+	exec {fd}>"$in"
+	lx_await() { # RE: until the console shows a line matching RE (60 s at most)
+		local k=0
+		until tr -d '\r' <"$out" | grep -aEq -- "$1"; do
+			k=$((k + 1))
+			if [ "$k" -gt 600 ] || ! kill -0 "$pid" 2>/dev/null; then
+				why="${why:+$why; }no /$1/ on the console"
+				return 1
+			fi
+			sleep 0.1
+		done
+	}
+	lx_await '^/ # $' && printf 'echo shell-says-$((6 * 7))\n' >&"$fd" &&
+		lx_await '^shell-says-42$' && printf 'cat /sys/devices/system/cpu/online\n' >&"$fd" &&
+		lx_await '^0-1$' && printf 'uname -s\n' >&"$fd" &&
+		lx_await '^Linux$' && printf 'poweroff -f\n' >&"$fd"
+	wait "$pid"
+	rc=$?
+	exec {fd}>&-
+	t2=$(date +%s.%N)
+	[ "$rc" = 0 ] || why="${why:+$why; }exit status $rc, want 0"
+	grep -aq 'reboot: Power down' "$out" || why="${why:+$why; }no 'reboot: Power down'"
+	con_result "$name" "$why" "$(printf '%.2f' "$(echo "$t2 - $t1" | bc)")" "$out" "$err"
 }
 
 lx_fail_all() {
@@ -121,8 +178,12 @@ elif [ "${HYVE_SKIP_LINUX:-0}" = 1 ]; then
 elif [ "$KVM_OK" = 0 ]; then
 	LX_PASS=run
 	lx_cases # t counts each as skipped
+elif [ "$HYVE_TIER" = svm ]; then
+	# Nested tier: the host built the kernels and the initramfs and sent them in.
+	LX_PASS=run
+	lx_cases
 else
-	if [ -f "$LX_KERNEL" ] && [ -f "$LX_INITRD" ] && [ "$LX_KERNEL" -nt guests/linux/hyve.config ] &&
+	if [ -f "$LX_DIR/vmlinux" ] && [ -f "$LX_INITRD" ] && [ "$LX_DIR/vmlinux" -nt guests/linux/hyve.config ] &&
 		[ "$LX_INITRD" -nt tools/build-initramfs ]; then
 		echo "linux: using the cached kernel and initramfs in $LX_DIR"
 	else
