@@ -158,11 +158,18 @@ static void pit_part(uint32_t n)
 		if (us * 100 < min_us * 99)
 			irq_problem(0, "pit: %u ticks on CPU %u in %llu us, at least %llu expected", PIT_TICKS, c, us,
 				    min_us);
+		/* Edges delivered before the mask may still be on their way: one
+		 * accepted (in service, its handler not yet counted) and one more
+		 * pending in IRR (SDM 10.8.4: a vector can be in service and
+		 * requested at once). A vCPU can be descheduled between accepting
+		 * an interrupt and its handler's count, so both can arrive after
+		 * `after`; anything beyond two means the mask did not hold (the
+		 * 1 kHz PIT gives about five in the 5 ms below). */
 		uint32_t after = pit[c];
 		cpu_sti();
 		irq_delay_us(5000);
 		cpu_cli();
-		if (pit[c] > after + 1)
+		if (pit[c] > after + 2)
 			irq_problem(0, "pit: %u ticks on CPU %u after its pin was masked", pit[c] - after, c);
 		if (c == 0)
 			printf("pit: %u ticks via pin 2 in %llu us (ideal %llu)\n", PIT_TICKS, us,
