@@ -17,10 +17,13 @@ t status/timeout 10 --err 'timeout: the guest ran longer than 0.5 s' --err 'vcpu
 	-- --timeout 0.5 "$G/spin.elf"
 
 # --- --verbose names the host's KVM; the KVM-PVM completions run only there ---
-if [ "$HYVE_TIER" = svm ] || [ -e /sys/module/kvm_amd ]; then
+# (The same order as vm_host_kvm_kind(): kvm_pvm wins where several are loaded.)
+if [ "$HYVE_TIER" = svm ]; then
 	HOST_KIND=(--err '; host: KVM on AMD SVM \(kvm_amd\)$')
 elif [ -e /sys/module/kvm_pvm ]; then
 	HOST_KIND=(--err '; host: KVM-PVM \(kvm_pvm\) \(hyve completes int3, ')
+elif [ -e /sys/module/kvm_amd ]; then
+	HOST_KIND=(--err '; host: KVM on AMD SVM \(kvm_amd\)$')
 else
 	HOST_KIND=(--err '; host: KVM on Intel VMX \(kvm_intel\)$')
 fi

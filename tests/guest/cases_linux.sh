@@ -116,10 +116,12 @@ lx_cases() {
 }
 
 # The initramfs' busybox shell, used as a person would over the console
-# (hyve's stdin is a pipe): wait for the prompt, type a command, wait for its
-# output, and so on; "poweroff -f" ends hyve with status 0. (Typing before the
-# prompt would lose the keys, as on a real serial line: Linux clears the
-# UART's FIFO when the shell opens the console.)
+# (hyve's stdin is a pipe): once /init says it starts the shell, type a
+# command, wait for its output, and so on; "poweroff -f" ends hyve with
+# status 0. (Keys typed before the kernel opened the console for /init would
+# be lost, as on a real serial line: Linux clears the UART's FIFO then. The
+# prompt itself has no newline: with stdout not a terminal hyve writes the
+# console out line by line, so the case waits for whole lines only.)
 lx_shell() {
 	local name=$1 why= t1 t2 rc fd pid
 	local in=$TMPD/lx-shell.in out=$TMPD/lx-shell.out err=$TMPD/lx-shell.err
@@ -140,10 +142,11 @@ lx_shell() {
 			sleep 0.1
 		done
 	}
-	lx_await '^/ # $' && printf 'echo shell-says-$((6 * 7))\n' >&"$fd" &&
+	lx_await '^hyve-init: shell' && printf 'echo shell-says-$((6 * 7))\n' >&"$fd" &&
 		lx_await '^shell-says-42$' && printf 'cat /sys/devices/system/cpu/online\n' >&"$fd" &&
 		lx_await '^0-1$' && printf 'uname -s\n' >&"$fd" &&
 		lx_await '^Linux$' && printf 'poweroff -f\n' >&"$fd"
+	[ -n "$why" ] && kill "$pid" 2>/dev/null # the shell did not answer: do not wait for --timeout
 	wait "$pid"
 	rc=$?
 	exec {fd}>&-
