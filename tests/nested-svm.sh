@@ -105,8 +105,8 @@ nested_tier() {
 		fi
 		# No result from this L1: count what it finished, then say why.
 		N_PASS=$((N_PASS + n_ok)); N_FAIL=$((N_FAIL + n_fail))
-		why=$(grep -m1 '^nested-svm: ' "$TMPD/nested-err" | grep -v ' L1 = \| L1 ready' | sed 's/^nested-svm: //')
-		[ -z "$why" ] && why=$(grep '^nested-svm: ' "$TMPD/nested-err" | tail -1 | sed 's/^nested-svm: //')
+		why=$(grep '^nested-svm: ' "$TMPD/nested-err" | grep -v '^nested-svm: L1 = \|^nested-svm: L1 ready' |
+			head -1 | sed 's/^nested-svm: //')
 		echo "L1 FAILURE (tools/nested-svm status $rc) while svm/${cur:-(no case yet)} ran: $why"
 		if [ "$rc" = 90 ]; then
 			N_FAIL=$((N_FAIL + 1)); FAILED+=(svm/L1); echo "FAIL svm/L1: L1 could not be set up"
