@@ -905,10 +905,11 @@ static void report(struct machine *m, bool never_ran)
 	struct vm_stats st;
 	vm_get_stats(m->vm, &st);
 	say("vcpus configured=%u allocated=%u started=%u; ipis=%llu startup-dropped=%llu "
-	    "init-deassert-ignored=%llu ipi-ignored=%llu insn-completed=%llu",
+	    "init-deassert-ignored=%llu ipi-ignored=%llu sti-hlt-completed=%llu insn-completed=%llu",
 	    st.configured, st.allocated, st.started, (unsigned long long)st.ipis,
 	    (unsigned long long)st.startup_dropped, (unsigned long long)st.init_ignored,
-	    (unsigned long long)st.ipi_ignored, (unsigned long long)st.insn_completed);
+	    (unsigned long long)st.ipi_ignored, (unsigned long long)st.sti_hlt,
+	    (unsigned long long)st.insn_completed);
 	if (never_ran) {
 		struct verdict_run run = {.open = false};
 		vm_never_ran_report(m->vm, print_verdict, &run);

@@ -492,6 +492,7 @@ void vm_get_stats(struct vm *vm, struct vm_stats *st)
 	st->init_ignored = __atomic_load_n(&vm->st_init_ignored, __ATOMIC_RELAXED);
 	st->ipi_ignored = __atomic_load_n(&vm->st_ipi_ignored, __ATOMIC_RELAXED);
 	st->insn_completed = __atomic_load_n(&vm->st_insn_completed, __ATOMIC_RELAXED);
+	st->sti_hlt = __atomic_load_n(&vm->st_sti_hlt, __ATOMIC_RELAXED);
 }
 
 void vm_never_ran_report(struct vm *vm, vm_verdict_fn *fn, void *ctx)

@@ -149,6 +149,8 @@ struct vm {
 	/* Statistics. */
 	uint64_t st_ipis, st_startup_dropped, st_init_ignored, st_ipi_ignored; /* (a) */
 	uint64_t st_insn_completed; /* (a) PVM: instructions completed by hyve */
+	uint64_t st_sti_hlt;      /* (a) HLTs completed where a window opened inside an
+				   * STI shadow (window_on_sti_hlt, vcpu.c) */
 };
 
 /* vm.c */

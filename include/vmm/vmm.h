@@ -149,6 +149,8 @@ struct vm_stats {
 	uint32_t configured, allocated, started; /* vCPUs */
 	uint64_t ipis, startup_dropped, init_ignored, ipi_ignored;
 	uint64_t insn_completed; /* instructions hyve completed for a KVM-PVM host */
+	uint64_t sti_hlt;        /* HLTs completed after a window opened inside an STI
+				  * shadow (an emulator that loses the shadow, vcpu.c) */
 };
 void vm_get_stats(struct vm *vm, struct vm_stats *st);
 /* For every configured vCPU that never ran guest code, a one-line reason. */
