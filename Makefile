@@ -117,7 +117,7 @@ run: deps $(BUILD)/hyve
 # and the nested SVM tier (tests/nested-svm.sh).
 # HYVE_SKIP_LINUX=1 leaves the Linux boots out (counted as skipped),
 # HYVE_SKIP_NESTED=1 the nested tier.
-check: deps all
+check: deps all bench-build
 	$(Q)tests/run-tests --build $(BUILD)
 
 check-unit: all
@@ -129,7 +129,7 @@ check-guest: all
 # The nested SVM tier alone (tests/nested-svm.sh): the guest cases and Linux
 # with user space on a real KVM, under QEMU's emulated AMD CPU. No /dev/kvm needed.
 .PHONY: check-nested
-check-nested: deps all
+check-nested: deps all bench-build
 	$(Q)tests/run-tests --build $(BUILD) --only nested
 
 # The IPI soak of issue 16 on the nested SVM KVM (tests/soak-nested.sh):

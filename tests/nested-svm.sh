@@ -22,6 +22,10 @@
 # failure beyond the retries. An L1 that cannot be set up (90: no /dev/kvm,
 # a module that does not load) fails the tier at once.
 #
+# The IPI soak (tests/guest/cases_soak.sh, HYVE_SOAK=1) runs in a second
+# series of L1s at the same time: each L1 is one QEMU thread, the host has
+# two cores. With a --filter the tier runs in one series, soak cases included.
+#
 # HYVE_SKIP_NESTED=1 leaves the tier out (one skip). HYVE_NESTED_TIMEOUT sets
 # the outer timeout of one L1 in seconds (default 2400).
 
@@ -58,18 +62,46 @@ nested_tier() {
 		return
 	fi
 
-	local done_file=$TMPD/nested-done script=$TMPD/nested-run.sh attempt=0 retries=${HYVE_NESTED_L1_RETRIES:-2}
+	if [ -n "$inner_filter" ]; then
+		(HYVE_SOAK=1 nested_shard main "$inner_filter" "$stock")
+	else
+		# Two L1s side by side (each QEMU is one host thread): the soak's
+		# output comes after the other cases'.
+		(HYVE_SOAK=1 nested_shard soak '^soak/' "$stock") >"$TMPD/nested-soak-out" 2>&1 &
+		local soak_pid=$!
+		(HYVE_SOAK=0 nested_shard main '' "$stock")
+		wait "$soak_pid"
+		cat "$TMPD/nested-soak-out"
+	fi
+	local shard p f s name
+	for shard in main soak; do
+		[ -f "$TMPD/nested-$shard-counts" ] || continue
+		read -r p f s <"$TMPD/nested-$shard-counts"
+		N_PASS=$((N_PASS + p)); N_FAIL=$((N_FAIL + f)); N_SKIP=$((N_SKIP + s))
+		while IFS= read -r name; do FAILED+=("$name"); done <"$TMPD/nested-$shard-failed"
+	done
+}
+
+# nested_shard TAG INNER_FILTER STOCK_KERNEL: one series of L1s running
+# tests/run-tests --only guest (HYVE_SOAK from the environment), L1 failures
+# handled as described above. Prints the case lines; leaves "pass fail skip"
+# in $TMPD/nested-TAG-counts and the failed names in $TMPD/nested-TAG-failed.
+nested_shard() {
+	local tag=$1 inner_filter=$2 stock=$3 nd=$BUILD/nested
+	local done_file=$TMPD/nested-$tag-done script=$TMPD/nested-$tag-run.sh attempt=0 retries=${HYVE_NESTED_L1_RETRIES:-2}
+	local n_pass=0 n_fail=0 n_skip=0 failed=() why
 	: >"$done_file"
 	local -A l1_failed_during=()
 	while :; do
 		attempt=$((attempt + 1))
 		local log=$nd/l1-console.log
-		[ "$attempt" -gt 1 ] && log=$nd/l1-console-$attempt.log
+		[ "$tag" != main ] && log=$nd/l1-console-$tag.log
+		[ "$attempt" -gt 1 ] && log=${log%.log}-$attempt.log
 		cat >"$script" <<-EOF
-			export HYVE_TIER=svm HYVE_DONE_CASES=/hyve/done-cases LX_STOCK_IMG=/hyve/stock/bzImage
+			export HYVE_TIER=svm HYVE_SOAK=${HYVE_SOAK:-0} SOAK_RUNS=${SOAK_RUNS:-75} HYVE_DONE_CASES=/hyve/done-cases LX_STOCK_IMG=/hyve/stock/bzImage
 			exec tests/run-tests --build $BUILD --only guest${inner_filter:+ --filter '$inner_filter'}
 		EOF
-		local cur= summary= line rc res="$TMPD/nested-rc" n_ok=0 n_fail=0
+		local cur= summary= line rc res="$TMPD/nested-$tag-rc" n_ok=0 n_bad=0 err="$TMPD/nested-$tag-err"
 		while IFS= read -r line; do
 			case "$line" in
 			"@@case "*) cur=${line#@@case } ;;
@@ -79,8 +111,8 @@ nested_tier() {
 				echo "$cur" >>"$done_file" ;;
 			"FAIL "*)
 				echo "FAIL svm/${line#FAIL }"
-				n_fail=$((n_fail + 1))
-				FAILED+=("svm/${cur:-?}")
+				n_bad=$((n_bad + 1))
+				failed+=("svm/${cur:-?}")
 				echo "$cur" >>"$done_file" ;;
 			"SKIP "*) echo "SKIP svm/${line#SKIP }" ;;
 			[0-9]*" passed, "*" failed, "*" skipped") summary=$line ;;
@@ -88,44 +120,46 @@ nested_tier() {
 			*) printf '%s\n' "$line" ;;
 			esac
 		done < <(tools/nested-svm --cache "$nd" --python --kvm-hold "$BUILD/tools/kvm-hold" --log "$log" --timeout "${HYVE_NESTED_TIMEOUT:-2400}" \
-			--payload "$BUILD/hyve" --payload "$BUILD/guests" --payload "$BUILD/tools" \
+			--payload "$BUILD/hyve" --payload "$BUILD/guests" --payload "$BUILD/bench" --payload "$BUILD/tools" \
 			--payload tests/run-tests --payload tests/guest \
 			--file "$BUILD/linux/vmlinux=$BUILD/linux/vmlinux" \
 			--file "$BUILD/linux/initramfs.cpio=$BUILD/linux/initramfs.cpio" \
 			--file "$stock=stock/bzImage" --file "$done_file=done-cases" \
-			"$script" 2>"$TMPD/nested-err"; echo $? >"$res")
+			"$script" 2>"$err"; echo $? >"$res")
 		rc=$(cat "$res")
-		sed 's/^/    /' "$TMPD/nested-err"
+		sed 's/^/    /' "$err"
 		if [ -n "$summary" ] && [ "$rc" -lt 90 ]; then
 			local p f s
 			read -r p _ f _ s _ <<<"$summary"
-			N_PASS=$((N_PASS + p)); N_FAIL=$((N_FAIL + f)); N_SKIP=$((N_SKIP + s))
+			n_pass=$((n_pass + p)); n_fail=$((n_fail + f)); n_skip=$((n_skip + s))
 			[ "$attempt" -gt 1 ] && echo "svm: finished in L1 number $attempt"
-			return
+			break
 		fi
 		# No result from this L1: count what it finished, then say why.
-		N_PASS=$((N_PASS + n_ok)); N_FAIL=$((N_FAIL + n_fail))
-		why=$(grep '^nested-svm: ' "$TMPD/nested-err" | grep -v '^nested-svm: L1 = \|^nested-svm: L1 ready' |
+		n_pass=$((n_pass + n_ok)); n_fail=$((n_fail + n_bad))
+		why=$(grep '^nested-svm: ' "$err" | grep -v '^nested-svm: L1 = \|^nested-svm: L1 ready' |
 			head -1 | sed 's/^nested-svm: //')
 		echo "L1 FAILURE (tools/nested-svm status $rc) while svm/${cur:-(no case yet)} ran: $why"
 		if [ "$rc" = 90 ]; then
-			N_FAIL=$((N_FAIL + 1)); FAILED+=(svm/L1); echo "FAIL svm/L1: L1 could not be set up"
-			return
+			n_fail=$((n_fail + 1)); failed+=(svm/L1); echo "FAIL svm/L1: L1 could not be set up"
+			break
 		fi
 		if [ -n "$cur" ] && ! grep -qxF -- "$cur" "$done_file"; then
 			if [ -n "${l1_failed_during[$cur]:-}" ]; then
 				echo "FAIL svm/$cur: L1 failed twice while it ran (console: $log)"
-				N_FAIL=$((N_FAIL + 1)); FAILED+=("svm/$cur")
+				n_fail=$((n_fail + 1)); failed+=("svm/$cur")
 				echo "$cur" >>"$done_file"
 			fi
 			l1_failed_during[$cur]=1
 		fi
 		if [ "$attempt" -gt "$retries" ]; then
-			N_FAIL=$((N_FAIL + 1)); FAILED+=(svm/L1)
+			n_fail=$((n_fail + 1)); failed+=(svm/L1)
 			echo "FAIL svm/L1: L1 failed $attempt times; the cases after svm/${cur:-?} did not run"
-			return
+			break
 		fi
 		echo "svm: starting L1 again (number $((attempt + 1))), after the $(grep -c . "$done_file") cases already done"
 	done
+	echo "$n_pass $n_fail $n_skip" >"$TMPD/nested-$tag-counts"
+	printf '%s\n' "${failed[@]}" | grep . >"$TMPD/nested-$tag-failed"
 }
 nested_tier

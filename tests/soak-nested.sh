@@ -67,7 +67,7 @@ echo "soak: \$runs runs, \$fails failed (IPIs: \$ipis)"
 [ "\$fails" = 0 ]
 EOF
 t0=$(date +%s)
-tools/nested-svm --kvm-hold "$BUILD/tools/kvm-hold" --timeout $((RUNS * 60 + 600)) --log "$BUILD/nested/l1-console-soak.log" \
+tools/nested-svm --kvm-hold "$BUILD/tools/kvm-hold" --timeout $((RUNS * 60 + 600)) --log "$BUILD/nested/l1-console-make-soak.log" \
 	--payload "$BUILD/hyve" --payload "$BUILD/guests" --payload "$BUILD/bench" "$script"
 rc=$?
 echo "soak-nested: $(($(date +%s) - t0)) s, tools/nested-svm status $rc"
