@@ -23,7 +23,8 @@ LDLIBS   := -pthread -lm
 GUEST_CFLAGS := -m32 -march=i686 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
                 -fno-asynchronous-unwind-tables -mno-sse -mno-mmx -mno-80387 -O2 -g \
                 -std=gnu11 $(WARN) -Iguests/lib -nostdlib -MMD -MP
-GUEST_LDFLAGS := -m elf_i386 -nostdlib -static -T guests/lib/guest.ld
+GUEST_LD = guests/lib/guest.ld
+GUEST_LDFLAGS = -m elf_i386 -nostdlib -static -L guests/lib -T $(GUEST_LD)
 
 VMM_SRCS :=
 DEV_SRCS :=
@@ -101,7 +102,10 @@ $(BUILD)/guests/%.o: guests/%.S
 	@echo "  GAS32   $<"
 	$(Q)$(CC) $(GUEST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/guests/%.elf: $(BUILD)/guests/%.o $(GUEST_LIB_OBJS) guests/lib/guest.ld
+# A guest with a link script of its own (guests/NAME.ld) uses it.
+$(BUILD)/guests/irq_sti_hlt.elf: GUEST_LD = guests/irq_sti_hlt.ld
+$(BUILD)/guests/irq_sti_hlt.elf: guests/irq_sti_hlt.ld
+$(BUILD)/guests/%.elf: $(BUILD)/guests/%.o $(GUEST_LIB_OBJS) guests/lib/guest.ld guests/lib/guest-sections.ld
 	@echo "  LD32    $@"
 	$(Q)ld $(GUEST_LDFLAGS) -o $@ $(GUEST_LIB_OBJS) $<
 

@@ -16,7 +16,7 @@ $(BUILD)/bench/%.o: bench/guests/%.c
 # GUEST_LIB_OBJS is defined by the root Makefile after the module.mk files are
 # included: the second expansion ($$) reads it when the rule is used.
 .SECONDEXPANSION:
-$(BUILD)/bench/%.elf: $(BUILD)/bench/%.o $$(GUEST_LIB_OBJS) guests/lib/guest.ld
+$(BUILD)/bench/%.elf: $(BUILD)/bench/%.o $$(GUEST_LIB_OBJS) guests/lib/guest.ld guests/lib/guest-sections.ld
 	@echo "  LD32    $@"
 	$(Q)ld $(GUEST_LDFLAGS) -o $@ $(GUEST_LIB_OBJS) $<
 

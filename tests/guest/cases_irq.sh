@@ -82,13 +82,13 @@ for n in 1 4; do
 done
 
 # STI; HLT with a self-IPI pending: the HLT executes first, the interrupt wakes
-# it and returns after it. The HLT sits on a fresh page, so its fetch leaves
-# the guest inside the STI shadow (on the nested tier, QEMU's SVM emulation
-# then loses the shadow and hyve must complete the HLT itself: issue 16).
+# it and returns after it. The HLT starts a fresh 2 MiB region, so its fetch
+# leaves the guest inside the STI shadow (on the nested tier, QEMU's SVM
+# emulation then loses the shadow and hyve must complete the HLT: issue 16).
 for n in 1 4; do
-	irq_case irq_sti_hlt xapic "$n" --out "sti-hlt: $((4 * n)) trials on $n CPUs, every interrupt returned after its HLT"
+	irq_case irq_sti_hlt xapic "$n" --out "sti-hlt: 4 trials on $n CPUs, every interrupt returned after its HLT"
 done
-irq_case irq_sti_hlt x2apic 2 --out 'sti-hlt: 8 trials on 2 CPUs, every interrupt returned after its HLT'
+irq_case irq_sti_hlt x2apic 2 --out 'sti-hlt: 4 trials on 2 CPUs, every interrupt returned after its HLT'
 
 # 8259 only: the BSP's APIC stays as reset left it; an AP must get nothing
 for n in 1 2; do
