@@ -55,6 +55,34 @@ enum bus_space {
 typedef int bus_handler_fn(void *opaque, uint64_t offset, unsigned size, bool is_write,
 			   uint64_t *val);
 
+/* Defines NAME, the bus handler of a device whose registers are bytes:
+ * READ(dev, offset) returns one, WRITE(dev, offset, byte) writes one; a wider
+ * access reaches the low byte only (8-bit ISA decoding). TYPE is the device. */
+#define BUS_BYTE_REGS_HANDLER(NAME, TYPE, READ, WRITE)                                    \
+	int NAME(void *opaque, uint64_t offset, unsigned size, bool is_write, uint64_t *val) \
+	{                                                                                  \
+		TYPE *dev_ = opaque;                                                       \
+		(void)size;                                                                \
+		if (is_write)                                                              \
+			WRITE(dev_, (unsigned)offset, (uint8_t)*val);                      \
+		else                                                                       \
+			*val = READ(dev_, (unsigned)offset);                               \
+		return 0;                                                                  \
+	}
+
+/* The same for a device that takes the access size itself: READ(dev, offset,
+ * size) and WRITE(dev, offset, size, value), the value as VTYPE. */
+#define BUS_SIZED_REGS_HANDLER(NAME, TYPE, VTYPE, READ, WRITE)                            \
+	int NAME(void *opaque, uint64_t offset, unsigned size, bool is_write, uint64_t *val) \
+	{                                                                                  \
+		TYPE *dev_ = opaque;                                                       \
+		if (is_write)                                                              \
+			WRITE(dev_, (unsigned)offset, size, (VTYPE)*val);                  \
+		else                                                                       \
+			*val = READ(dev_, (unsigned)offset, size);                         \
+		return 0;                                                                  \
+	}
+
 /* The trace hook: called once per bus_access() that passed argument checks,
  * after the handler ran. val is the value written, or the value the guest
  * reads (all ones when unclaimed). claimed is false for an unclaimed access

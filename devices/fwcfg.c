@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/bus.h"
 #include "devices/fwcfg.h"
 
 /* Directory layout (QEMU FWCfgFiles / FWCfgFile, all big-endian). */
@@ -254,3 +255,7 @@ void fwcfg_io_write(struct fwcfg *fw, unsigned offset, unsigned size, uint32_t v
 	if (size == 2 && offset == FWCFG_OFF_SELECTOR)
 		fwcfg_select(fw, (uint16_t)value);
 }
+
+/* --- port I/O bus handlers --- */
+
+BUS_SIZED_REGS_HANDLER(fwcfg_pio, struct fwcfg, uint32_t, fwcfg_io_read, fwcfg_io_write)

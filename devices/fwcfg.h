@@ -151,4 +151,10 @@ uint32_t fwcfg_io_read(struct fwcfg *fw, unsigned offset, unsigned size);
 /* Guest write of size bytes of value at offset of the port range. */
 void fwcfg_io_write(struct fwcfg *fw, unsigned offset, unsigned size, uint32_t value);
 
+
+/* --- port I/O bus handlers (devices/bus.h bus_handler_fn: offset from the
+ * range's base, size 1-4; a read stores into *val; always 0) --- */
+/* FWCFG_IO_BASE: selector and data ports. */
+int fwcfg_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "devices/bus.h"
 #include "devices/i8254.h"
 
 #define NS_PER_S 1000000000ULL
@@ -415,3 +416,21 @@ void i8254_timer_fired(struct i8254 *pit)
 	settle(pit, now(pit));
 	pthread_mutex_unlock(&pit->lock);
 }
+
+/* --- port I/O bus handlers --- */
+
+BUS_BYTE_REGS_HANDLER(i8254_pio, struct i8254, i8254_read, i8254_write)
+
+static uint8_t port61_rd(struct i8254 *pit, unsigned off)
+{
+	(void)off;
+	return i8254_port61_read(pit);
+}
+
+static void port61_wr(struct i8254 *pit, unsigned off, uint8_t value)
+{
+	(void)off;
+	i8254_port61_write(pit, value);
+}
+
+BUS_BYTE_REGS_HANDLER(i8254_pio_port61, struct i8254, port61_rd, port61_wr)

@@ -180,4 +180,12 @@ void i8254_port61_write(struct i8254 *pit, uint8_t value);
  * and arms the next one. */
 void i8254_timer_fired(struct i8254 *pit);
 
+
+/* --- port I/O bus handlers (devices/bus.h bus_handler_fn: offset from the
+ * range's base, size 1-4; a read stores into *val; always 0) --- */
+/* I8254_PORT_BASE (0x40-0x43). */
+int i8254_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* I8254_PORT61 (the channel 2 gate and output). */
+int i8254_pio_port61(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+
 #endif

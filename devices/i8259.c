@@ -369,3 +369,34 @@ uint8_t i8259_intack(struct i8259 *pic)
 	pthread_mutex_unlock(&pic->lock);
 	return vector;
 }
+
+/* --- port I/O bus handlers --- */
+static int i8259_pio(struct i8259 *d, unsigned reg, bool wr, uint64_t *val)
+{
+	if (wr)
+		i8259_write(d, reg, (uint8_t)*val); /* byte registers: the low byte of a wider access */
+	else
+		*val = i8259_read(d, reg);
+	return 0;
+}
+
+int i8259_pio_master(void *opaque, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	struct i8259 *d = opaque;
+	(void)size;
+	return i8259_pio(d, I8259_REG_MASTER_CMD + (unsigned)off, wr, val);
+}
+
+int i8259_pio_slave(void *opaque, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	struct i8259 *d = opaque;
+	(void)size;
+	return i8259_pio(d, I8259_REG_SLAVE_CMD + (unsigned)off, wr, val);
+}
+
+int i8259_pio_elcr(void *opaque, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	struct i8259 *d = opaque;
+	(void)size;
+	return i8259_pio(d, I8259_REG_ELCR_MASTER + (unsigned)off, wr, val);
+}

@@ -173,4 +173,14 @@ bool i8259_intr_pending(struct i8259 *pic);
  * vector (see above) when nothing is pending. May lower INT. */
 uint8_t i8259_intack(struct i8259 *pic);
 
+
+/* --- port I/O bus handlers (devices/bus.h bus_handler_fn: offset from the
+ * range's base, size 1-4; a read stores into *val; always 0) --- */
+/* I8259_PORT_MASTER (0x20-0x21). */
+int i8259_pio_master(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* I8259_PORT_SLAVE (0xa0-0xa1). */
+int i8259_pio_slave(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* I8259_PORT_ELCR (0x4d0-0x4d1). */
+int i8259_pio_elcr(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+
 #endif

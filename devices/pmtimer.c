@@ -36,3 +36,13 @@ uint32_t pmtimer_read(const struct pmtimer *pm, unsigned offset, unsigned size)
 	uint32_t v = pmtimer_value(pm) >> (8 * offset);
 	return size == 4 ? v : v & ((1u << (8 * size)) - 1);
 }
+
+/* --- port I/O bus handlers --- */
+
+int pmtimer_pio(void *opaque, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	struct pmtimer *d = opaque;
+	if (!wr)
+		*val = pmtimer_read(d, (unsigned)off, size);
+	return 0; /* read-only: writes are ignored */
+}

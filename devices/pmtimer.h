@@ -27,6 +27,7 @@
 #ifndef DEVICES_PMTIMER_H
 #define DEVICES_PMTIMER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define PMTIMER_PORT 0x608 /* suggested PM_TMR_BLK (QEMU's PIIX4/ICH9 layout) */
@@ -58,5 +59,11 @@ uint32_t pmtimer_value(const struct pmtimer *pm);
  * 32-bit register from offset on; other sizes or offsets past the end read
  * as all ones of the size (0xffffffff for size 4). */
 uint32_t pmtimer_read(const struct pmtimer *pm, unsigned offset, unsigned size);
+
+/* --- port I/O bus handlers (devices/bus.h bus_handler_fn: offset from the
+ * range's base, size 1-4; a read stores into *val; always 0) --- */
+/* PMTIMER_PORT. */
+int pmtimer_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "devices/bus.h"
 #include "devices/rtc.h"
 
 #define NS_PER_S 1000000000LL
@@ -516,3 +517,7 @@ void rtc_timer_fired(struct rtc *rtc)
 	update_irq(rtc, t);
 	pthread_mutex_unlock(&rtc->lock);
 }
+
+/* --- port I/O bus handlers --- */
+
+BUS_BYTE_REGS_HANDLER(rtc_pio, struct rtc, rtc_read, rtc_write)

@@ -189,4 +189,10 @@ int rtc_cmos_set(struct rtc *rtc, unsigned index, uint8_t value);
 /* The armed deadline has passed: sets due flags, raises IRQ8, re-arms. */
 void rtc_timer_fired(struct rtc *rtc);
 
+
+/* --- port I/O bus handlers (devices/bus.h bus_handler_fn: offset from the
+ * range's base, size 1-4; a read stores into *val; always 0) --- */
+/* RTC_PORT_INDEX (index and data). */
+int rtc_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+
 #endif

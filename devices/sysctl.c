@@ -1,6 +1,7 @@
 /* sysctl.c: debug-exit, reset control, port 0x92, minimal i8042 and port 0x80 (devices/sysctl.h). */
 #include <string.h>
 
+#include "devices/bus.h"
 #include "devices/sysctl.h"
 
 static void request_reset(const struct sysreset_ops *ops, void *ctx, enum sysreset_source src)
@@ -307,3 +308,34 @@ void pmevt_write(struct pmcnt *p, unsigned offset, unsigned size, uint32_t value
 	}
 	pthread_mutex_unlock(&p->lock);
 }
+
+/* --- port I/O bus handlers --- */
+
+BUS_SIZED_REGS_HANDLER(debugexit_pio, struct debugexit, uint32_t, debugexit_read, debugexit_write)
+
+BUS_BYTE_REGS_HANDLER(rstctl_pio, struct rstctl, rstctl_read, rstctl_write)
+
+BUS_BYTE_REGS_HANDLER(port92_pio, struct port92, port92_read, port92_write)
+
+/* The i8042 answers at 0x60 and 0x64 only (0x61 is the PIT's): a range
+ * and a handler each, for the register REG. */
+#define I8042_PORT(NAME, REG)                                                   \
+	static uint8_t NAME##_rd(struct i8042 *k, unsigned off)                 \
+	{                                                                       \
+		(void)off;                                                      \
+		return i8042_read(k, REG);                                      \
+	}                                                                       \
+	static void NAME##_wr(struct i8042 *k, unsigned off, uint8_t value)     \
+	{                                                                       \
+		(void)off;                                                      \
+		i8042_write(k, REG, value);                                     \
+	}                                                                       \
+	BUS_BYTE_REGS_HANDLER(NAME, struct i8042, NAME##_rd, NAME##_wr)
+I8042_PORT(i8042_pio_data, I8042_OFF_DATA)
+I8042_PORT(i8042_pio_cmd, I8042_OFF_CMD)
+
+BUS_BYTE_REGS_HANDLER(port80_pio, struct port80, port80_read, port80_write)
+
+BUS_SIZED_REGS_HANDLER(pmcnt_pio, struct pmcnt, uint16_t, pmcnt_read, pmcnt_write)
+
+BUS_SIZED_REGS_HANDLER(pmevt_pio, struct pmcnt, uint32_t, pmevt_read, pmevt_write)

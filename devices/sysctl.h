@@ -233,4 +233,24 @@ void pmcnt_write(struct pmcnt *p, unsigned offset, unsigned size, uint16_t value
 uint32_t pmevt_read(struct pmcnt *p, unsigned offset, unsigned size);
 void pmevt_write(struct pmcnt *p, unsigned offset, unsigned size, uint32_t value);
 
+
+/* --- port I/O bus handlers (devices/bus.h bus_handler_fn: offset from the
+ * range's base, size 1-4; a read stores into *val; always 0) --- */
+/* DEBUGEXIT_BASE. */
+int debugexit_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* RCR_PORT. */
+int rstctl_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* PORT92_PORT. */
+int port92_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* I8042_DATA_PORT (one port: 0x61 between the two belongs to the PIT gate). */
+int i8042_pio_data(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* I8042_CMD_PORT. */
+int i8042_pio_cmd(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* PORT80_PORT. */
+int port80_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* PMCNT_PORT. */
+int pmcnt_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* PMEVT_PORT. */
+int pmevt_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+
 #endif

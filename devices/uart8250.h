@@ -203,4 +203,10 @@ size_t uart_rx_room(struct uart8250 *u);
  * loopback mode, else 0. */
 int uart_rx_break(struct uart8250 *u);
 
+
+/* --- port I/O bus handlers (devices/bus.h bus_handler_fn: offset from the
+ * range's base, size 1-4; a read stores into *val; always 0) --- */
+/* UART_COM1_BASE: eight byte registers; a wider access is split into bytes. */
+int uart_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+
 #endif

@@ -1,5 +1,8 @@
 # frontend/module.mk: the hyve command (options, machine assembly, console, tracing).
-FRONTEND_SRCS += frontend/hyve.c
+FRONTEND_SRCS += frontend/main.c
+FRONTEND_SRCS += frontend/machine.c
+FRONTEND_SRCS += frontend/vcpus.c
+FRONTEND_SRCS += frontend/load.c
 FRONTEND_SRCS += frontend/options.c
 FRONTEND_SRCS += frontend/console.c
 FRONTEND_SRCS += frontend/trace.c

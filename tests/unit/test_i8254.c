@@ -431,8 +431,36 @@ static void test_fuzz(void)
 	i8254_destroy(&p2);
 }
 
+/* The port handlers: 0x40-0x43 and port 0x61 reach the model. */
+static void test_pio(void)
+{
+	struct i8254 p;
+	struct rec r;
+	fresh(&p, &r);
+	uint64_t v = 0x01; /* gate 2 on */
+	CHECK_EQ(i8254_pio_port61(&p, 0, 1, true, &v), 0, "i8254_pio_port61 write");
+	CHECK_EQ(i8254_port61_read(&p) & 0x01, 0x01, "gate 2 set through the handler");
+	v = 0;
+	i8254_pio_port61(&p, 0, 1, false, &v);
+	CHECK_EQ(v, i8254_port61_read(&p), "i8254_pio_port61 reads port 0x61");
+	v = 0xb0; /* channel 2, lobyte/hibyte, mode 0 */
+	i8254_pio(&p, 3, 1, true, &v);
+	v = 0x34;
+	i8254_pio(&p, 2, 1, true, &v);
+	v = 0x12;
+	i8254_pio(&p, 2, 1, true, &v);
+	v = 0xd8; /* read-back: latch the count (COUNT# = 0) of channel 2 */
+	i8254_pio(&p, 3, 1, true, &v);
+	uint64_t lo = 0, hi = 0;
+	i8254_pio(&p, 2, 1, false, &lo);
+	i8254_pio(&p, 2, 1, false, &hi);
+	CHECK_EQ(lo | hi << 8, 0x1234, "channel 2 count written and latched through i8254_pio");
+	i8254_destroy(&p);
+}
+
 int main(void)
 {
+	test_pio();
 	test_defaults();
 	test_mode2_periodic();
 	test_modes();

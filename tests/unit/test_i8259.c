@@ -405,8 +405,34 @@ static void test_fuzz(void)
 	i8259_destroy(&p);
 }
 
+/* The port handlers: each range reaches its own registers; the low byte of
+ * a wider access counts. */
+static void test_pio(void)
+{
+	struct i8259 p;
+	struct rec r;
+	fresh(&p, &r);
+	uint64_t v = 0x1234a5;
+	CHECK_EQ(i8259_pio_slave(&p, 1, 1, true, &v), 0, "slave data write");
+	CHECK_EQ(i8259_read(&p, SDATA), 0xa5, "slave IMR written through offset 1 of 0xa0");
+	CHECK_EQ(i8259_read(&p, MDATA), 0xff, "master IMR keeps its power-on value");
+	v = 0x5a;
+	i8259_pio_master(&p, 1, 2, true, &v);
+	v = 0;
+	i8259_pio_master(&p, 1, 1, false, &v);
+	CHECK_EQ(v, 0x5a, "master IMR read back through offset 1 of 0x20");
+	v = 0xff;
+	i8259_pio_elcr(&p, 1, 1, true, &v);
+	CHECK_EQ(i8259_read(&p, I8259_REG_ELCR_SLAVE), 0xde, "ELCR slave through offset 1 of 0x4d0 (IRQ 8 and 13 stay edge)");
+	v = 0;
+	CHECK_EQ(i8259_pio_elcr(&p, 1, 1, false, &v), 0, "ELCR read");
+	CHECK_EQ(v, 0xde, "ELCR slave read back");
+	i8259_destroy(&p);
+}
+
 int main(void)
 {
+	test_pio();
 	test_defaults_and_init();
 	test_edge_eoi_priority();
 	test_cascade_level_spurious();

@@ -58,6 +58,15 @@ int main(void)
 	CHECK_EQ(pmtimer_read(&pm, 3, 1), 0x00, "byte 3: bits 31:24 are 0 (TMR_VAL_EXT = 0)");
 	CHECK_EQ(pmtimer_read(&pm, 0, 2), 0x3456, "word 0");
 	CHECK_EQ(pmtimer_read(&pm, 2, 2), 0x0012, "word 2");
+	uint64_t pv = 0;
+	CHECK_EQ(pmtimer_pio(&pm, 0, 4, false, &pv), 0, "pmtimer_pio read");
+	CHECK_EQ(pv, 0x123456, "pmtimer_pio reads the counter");
+	pv = 0;
+	pmtimer_pio(&pm, 1, 1, false, &pv);
+	CHECK_EQ(pv, 0x34, "pmtimer_pio byte 1");
+	pv = 0xffffffff;
+	CHECK_EQ(pmtimer_pio(&pm, 0, 4, true, &pv), 0, "pmtimer_pio ignores writes");
+	CHECK_EQ(pmtimer_value(&pm), 0x123456, "a write changes nothing");
 	CHECK_EQ(pmtimer_read(&pm, 3, 2), 0xffff, "word crossing the end: all ones");
 	CHECK_EQ(pmtimer_read(&pm, 1, 4), 0xffffffff, "unaligned dword: all ones");
 	CHECK_EQ(pmtimer_read(&pm, 0, 3), 0xffffff, "size 3: all ones");

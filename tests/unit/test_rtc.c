@@ -454,8 +454,28 @@ static void test_fuzz(void)
 	rtc_destroy(&c);
 }
 
+/* The port handler: offset 0 selects, offset 1 reads and writes the register. */
+static void test_pio(void)
+{
+	struct rtc c;
+	struct rec r;
+	fresh(&c, &r, 0);
+	uint64_t v = 0x100 | 0x0e; /* CMOS RAM byte 0x0e; the high byte of the access is ignored */
+	CHECK_EQ(rtc_pio(&c, RTC_REG_INDEX, 2, true, &v), 0, "rtc_pio index write");
+	v = 0x77;
+	rtc_pio(&c, RTC_REG_DATA, 1, true, &v);
+	CHECK_EQ(rd(&c, 0x0e), 0x77, "rtc_pio wrote CMOS byte 0x0e");
+	v = 0x0e;
+	rtc_pio(&c, RTC_REG_INDEX, 1, true, &v);
+	v = 0;
+	rtc_pio(&c, RTC_REG_DATA, 1, false, &v);
+	CHECK_EQ(v, 0x77, "rtc_pio reads it back");
+	rtc_destroy(&c);
+}
+
 int main(void)
 {
+	test_pio();
 	test_defaults_formats();
 	test_running_set_divider();
 	test_uip();

@@ -188,6 +188,43 @@ int main(void)
 	CHECK(port80_last(&p80b, &code) && code == 7, "hookless port 0x80 keeps the code");
 	port80_destroy(&p80b);
 
+	/* ---- the port handlers (bus_handler_fn) ---- */
+	uint64_t v;
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ(port92_init(&p92, &rs_ops, &r), 0, "port92_init again");
+	v = 0x1200 | PORT92_A20;
+	CHECK_EQ(port92_pio(&p92, 0, 2, true, &v), 0, "port92_pio write");
+	v = 0;
+	port92_pio(&p92, 0, 1, false, &v);
+	CHECK_EQ(v, PORT92_A20, "port92_pio: the low byte of a word write counts");
+	port92_destroy(&p92);
+	CHECK_EQ(i8042_init(&kbc, &rs_ops, &r), 0, "i8042_init again");
+	v = 0;
+	i8042_pio_cmd(&kbc, 0, 1, false, &v);
+	CHECK_EQ(v, 0x1c, "i8042_pio_cmd reads the status");
+	v = I8042_CMD_RESET;
+	i8042_pio_cmd(&kbc, 0, 1, true, &v);
+	CHECK(r.resets == 1 && r.src == SYSRESET_I8042, "i8042_pio_cmd writes commands");
+	v = 0x55;
+	i8042_pio_data(&kbc, 0, 1, false, &v);
+	CHECK_EQ(v, 0, "i8042_pio_data reads the data port");
+	i8042_destroy(&kbc);
+	CHECK_EQ(rstctl_init(&rc, &rs_ops, &r), 0, "rstctl_init again");
+	v = RCR_SYS_RST | RCR_RST_CPU;
+	rstctl_pio(&rc, 0, 1, true, &v);
+	CHECK(r.resets == 2 && r.src == SYSRESET_RCR, "rstctl_pio resets");
+	rstctl_destroy(&rc);
+	CHECK_EQ(port80_init(&p80, &p80_ops, &r), 0, "port80_init again");
+	v = 0x99;
+	port80_pio(&p80, 0, 1, true, &v);
+	CHECK(r.post == 0x99, "port80_pio writes the POST code");
+	port80_pio(&p80, 0, 1, false, &v);
+	CHECK_EQ(v, 0xff, "port80_pio reads all ones");
+	port80_destroy(&p80);
+	v = 0x2a;
+	debugexit_pio(&dx, 0, 1, true, &v);
+	CHECK(r.exits == 1 && r.exit_value == 0x2a, "debugexit_pio exits with the value");
+
 	test_pmcnt();
 	return tap_done();
 }

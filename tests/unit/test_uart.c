@@ -58,6 +58,17 @@ int main(void)
 	CHECK_EQ(uart_read(&u, UART_LSR), 0x60, "LSR after reset: THRE|TEMT");
 	CHECK_EQ(uart_read(&u, UART_MSR), 0xb0, "MSR after reset: DCD|DSR|CTS, no deltas");
 	CHECK_EQ(uart_read(&u, UART_SCR), 0x00, "SCR after reset");
+	uint64_t v = 0x5a;
+	CHECK_EQ(uart_pio(&u, UART_SCR, 1, true, &v), 0, "uart_pio write");
+	CHECK_EQ(uart_read(&u, UART_SCR), 0x5a, "uart_pio writes SCR");
+	v = 0;
+	uart_pio(&u, UART_LSR, 2, false, &v);
+	CHECK_EQ(v, 0xb060, "uart_pio word read, split into bytes: LSR, then MSR in the high byte");
+	v = 0;
+	uart_pio(&u, UART_SCR, 1, false, &v);
+	CHECK_EQ(v, 0x5a, "uart_pio reads SCR");
+	v = 0;
+	uart_write(&u, UART_SCR, 0);
 	CHECK_EQ(r.irq_calls, 0, "no irq callback at init or on reads");
 	CHECK_EQ(r.drained, 1, "the first LSR read: the guest listens (rx_drained)");
 	CHECK_EQ(uart_read(&u, 8), 0xff, "offset 8 reads 0xff");

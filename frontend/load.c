@@ -1,0 +1,237 @@
+/* load.c: guest loading: the kernel (Multiboot, Linux bzImage, PVH vmlinux)
+ * and its modules or initrd, the firmware tables (ACPI, MP table) and
+ * QEMU's fw_cfg items; each loader fills the boot CPU state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "frontend/machine.h"
+#include "loaders/acpi.h"
+#include "loaders/linux.h"
+#include "loaders/memmap.h"
+#include "loaders/mptable.h"
+#include "loaders/multiboot.h"
+
+#define MAX_IMAGE_SIZE (512u << 20) /* kernels and modules larger than this are refused */
+
+extern const unsigned char default_guest_start[], default_guest_end[];
+
+static int read_file(const char *path, const char *what, uint8_t **data, size_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0) {
+		say("cannot open %s '%s': %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		say("%s '%s' is not a regular file", what, path);
+		close(fd);
+		return -1;
+	}
+	if ((uint64_t)st.st_size > MAX_IMAGE_SIZE) {
+		say("%s '%s' is too large (%lld bytes; at most %u)", what, path, (long long)st.st_size,
+		    MAX_IMAGE_SIZE);
+		close(fd);
+		return -1;
+	}
+	*size = (size_t)st.st_size;
+	*data = malloc(*size ? *size : 1);
+	size_t got = 0;
+	while (*data && got < *size) {
+		ssize_t n = read(fd, *data + got, *size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!*data || got != *size) {
+		say("cannot read %s '%s'", what, path);
+		free(*data);
+		*data = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static struct vm_segment seg_of(const struct linux_segment *l)
+{
+	return (struct vm_segment){.base = l->base, .limit = l->limit, .selector = l->selector,
+				   .type = l->type, .s = l->s, .dpl = l->dpl, .present = l->present,
+				   .db = l->db, .l = l->l, .g = l->g};
+}
+
+/* Multiboot 0.6.96 section 3.2 machine state: flat 32-bit CS/DS, CR0.PE,
+ * paging off, IF = 0, EAX = magic, EBX = info. */
+static void multiboot_cpu(const struct mb_load_result *r, struct vm_boot_cpu *cpu)
+{
+	memset(cpu, 0, sizeof(*cpu));
+	cpu->rip = r->entry;
+	cpu->rax = r->eax;
+	cpu->rbx = r->ebx;
+	cpu->rflags = 0x2;
+	cpu->cr0 = 0x11; /* PE | ET */
+	cpu->cs = (struct vm_segment){.limit = 0xffffffff, .selector = 0x10, .type = 0xb, .s = 1,
+				      .present = 1, .db = 1, .g = 1};
+	cpu->ds = (struct vm_segment){.limit = 0xffffffff, .selector = 0x18, .type = 0x3, .s = 1,
+				      .present = 1, .db = 1, .g = 1};
+}
+
+/* A Linux kernel: bzImage through the 64-bit boot protocol or an ELF vmlinux
+ * through PVH (Documentation/arch/x86/boot.rst). One --initrd file. */
+static int load_linux(struct machine *m, const uint8_t *image, size_t size, const uint8_t *initrd,
+		      size_t initrd_size, uint64_t rsdp, struct vm_boot_cpu *cpu, const char **kind)
+{
+	const struct guest_mem *gm = vm_guest_mem(m->vm);
+	struct linux_load_params lp = {.image = image, .image_size = size, .cmdline = m->opt->append,
+				       .initrd = initrd, .initrd_size = initrd_size, .rsdp_addr = rsdp};
+	struct linux_load_result lr;
+	struct linux_cpu_state st;
+	char err[256];
+	if (linux_load(gm, &lp, &lr, err, sizeof(err)) < 0) {
+		say("%s: %s", m->opt->kernel, err);
+		return -1;
+	}
+	int r = lr.kind == LINUX_IMAGE_BZIMAGE ? linux_build_long_mode(gm, LINUX_TABLES_ADDR, &st)
+					       : linux_build_prot_mode(gm, LINUX_TABLES_ADDR, &st);
+	if (r < 0) {
+		say("%s: cannot write the boot page tables: %s", m->opt->kernel, strerror(-r));
+		return -1;
+	}
+	memset(cpu, 0, sizeof(*cpu));
+	cpu->rip = lr.entry;
+	cpu->rsi = lr.rsi;
+	cpu->rbx = lr.rbx;
+	cpu->rflags = st.rflags;
+	cpu->cr0 = st.cr0;
+	cpu->cr3 = st.cr3;
+	cpu->cr4 = st.cr4;
+	cpu->efer = st.efer;
+	cpu->gdt_base = st.gdt_base;
+	cpu->gdt_limit = st.gdt_limit;
+	cpu->cs = seg_of(&st.cs);
+	cpu->ds = seg_of(&st.ds);
+	cpu->tr = seg_of(&st.tr);
+	*kind = lr.kind == LINUX_IMAGE_BZIMAGE ? "Linux bzImage (64-bit entry)" : "Linux vmlinux (PVH entry)";
+	return 0;
+}
+
+/* Writes the firmware tables every guest may look for: ACPI for all vCPUs
+ * and, while every APIC ID fits in 8 bits, an MP table (for acpi=off). */
+static int write_firmware_tables(struct machine *m, uint64_t *rsdp)
+{
+	const struct guest_mem *gm = vm_guest_mem(m->vm);
+	struct acpi_result acpi;
+	struct mptable_result mp;
+	char err[256];
+	if (acpi_build(gm, vm_ncpus(m->vm), &acpi, err, sizeof(err)) < 0) {
+		say("ACPI tables: %s", err);
+		return -1;
+	}
+	*rsdp = acpi.rsdp;
+	int r = mptable_build(gm, vm_ncpus(m->vm), &mp, err, sizeof(err));
+	if (r < 0 && r != -ERANGE) {
+		say("MP table: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int load_guest(struct machine *m, struct vm_boot_cpu *cpu, const char **kind)
+{
+	struct options *o = m->opt;
+	uint8_t *image = NULL;
+	size_t image_size;
+	struct mb_module mods[HYVE_MAX_MODULES];
+	uint8_t *moddata[HYVE_MAX_MODULES] = {0};
+	char *modpath[HYVE_MAX_MODULES] = {0};
+	int r = -1;
+	uint64_t rsdp;
+
+	if (write_firmware_tables(m, &rsdp) < 0)
+		return -1;
+	if (o->kernel) {
+		if (read_file(o->kernel, "kernel", &image, &image_size) < 0)
+			return -1;
+	} else {
+		image_size = (size_t)(default_guest_end - default_guest_start);
+	}
+	for (unsigned i = 0; i < o->nmodules; i++) {
+		/* "FILE ARGS": the file name ends at the first space (QEMU). */
+		size_t n = strcspn(o->modules[i], " ");
+		modpath[i] = strndup(o->modules[i], n);
+		if (!modpath[i] || read_file(modpath[i], "module", &moddata[i], &mods[i].size) < 0)
+			goto out;
+		mods[i].data = moddata[i];
+		mods[i].cmdline = o->modules[i];
+	}
+	const uint8_t *img = o->kernel ? image : default_guest_start;
+	struct mb_load_params p = {
+		.image = img,
+		.image_size = image_size,
+		.kernel_name = o->kernel ? o->kernel : "smpdemo",
+		.append = o->append,
+		.mods = mods,
+		.nmods = o->nmodules,
+	};
+	struct mb_load_result res;
+	char err[256];
+	/* Multiboot first, as QEMU's -kernel does; then the Linux boot protocols. */
+	int mr = mb_load(vm_guest_mem(m->vm), &p, &res, err, sizeof(err));
+	if (mr == 0) {
+		multiboot_cpu(&res, cpu);
+		*kind = "Multiboot";
+	} else if (mr == -ENOEXEC && o->kernel && linux_probe(img, image_size) != LINUX_IMAGE_UNKNOWN) {
+		if (o->nmodules > 1 || (o->nmodules == 1 && strchr(o->modules[0], ' '))) {
+			say("--initrd: a Linux kernel takes one initrd file without arguments");
+			goto out;
+		}
+		if (load_linux(m, img, image_size, o->nmodules ? moddata[0] : NULL,
+			       o->nmodules ? mods[0].size : 0, rsdp, cpu, kind) < 0)
+			goto out;
+	} else {
+		say("%s: %s", o->kernel ? o->kernel : "built-in guest", err);
+		goto out;
+	}
+	r = 0;
+out:
+	for (unsigned i = 0; i < o->nmodules; i++) {
+		free(moddata[i]);
+		free(modpath[i]);
+	}
+	free(image);
+	return r;
+}
+
+int load_fwcfg(struct machine *m)
+{
+	struct fwcfg *fw = &m->fw;
+	const struct guest_mem *gm = vm_guest_mem(m->vm);
+	struct memmap_entry map[MEMMAP_MAX_ENTRIES];
+	int n = memmap_build(gm, map, MEMMAP_MAX_ENTRIES);
+	if (n < 0)
+		return n;
+	/* etc/e820 as QEMU writes it: packed {u64 address, u64 length, u32 type}. */
+	uint8_t e820[MEMMAP_MAX_ENTRIES * 20];
+	for (int i = 0; i < n; i++) {
+		memcpy(e820 + i * 20, &map[i].base, 8);
+		memcpy(e820 + i * 20 + 8, &map[i].len, 8);
+		memcpy(e820 + i * 20 + 16, &map[i].type, 4);
+	}
+	size_t cl = strlen(m->opt->append) + 1;
+	int r;
+	if ((r = fwcfg_add_u64(fw, FW_CFG_RAM_SIZE, gm->ram_size)) < 0 ||
+	    (r = fwcfg_add_u16(fw, FW_CFG_NB_CPUS, (uint16_t)vm_ncpus(m->vm))) < 0 ||
+	    (r = fwcfg_add_u16(fw, FW_CFG_MAX_CPUS, (uint16_t)vm_ncpus(m->vm))) < 0 ||
+	    (r = fwcfg_add_u32(fw, FW_CFG_CMDLINE_SIZE, (uint32_t)cl)) < 0 ||
+	    (r = fwcfg_add_string(fw, FW_CFG_CMDLINE_DATA, m->opt->append)) < 0 ||
+	    (r = fwcfg_add_file(fw, "etc/e820", e820, (size_t)n * 20)) < 0)
+		return r;
+	return 0;
+}
