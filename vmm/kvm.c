@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "vmm/kvm.h"
+#include "vmm/vmm.h"
 #include "vmm/vlapic.h"
 
 /* Where KVM on VMX parks its real-mode TSS and EPT identity map (inside the
@@ -240,3 +241,20 @@ static int inject(int fd, uint8_t nr, bool has_ec, uint32_t ec)
 
 int kvm_inject_exception(int fd, uint8_t nr) { return inject(fd, nr, false, 0); }
 int kvm_inject_exception_ec(int fd, uint8_t nr, uint32_t error_code) { return inject(fd, nr, true, error_code); }
+
+/* --- what kind of KVM this host has (vmm.h) --- */
+bool vm_host_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+const char *vm_host_kvm_kind(void)
+{
+	if (vm_host_is_pvm())
+		return "KVM-PVM (kvm_pvm)";
+	if (access("/sys/module/kvm_amd", F_OK) == 0)
+		return "KVM on AMD SVM (kvm_amd)";
+	if (access("/sys/module/kvm_intel", F_OK) == 0)
+		return "KVM on Intel VMX (kvm_intel)";
+	return "KVM (no kvm_amd, kvm_intel or kvm_pvm module seen)";
+}

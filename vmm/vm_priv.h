@@ -174,13 +174,25 @@ void vcpu_eoi(void *ctx, uint8_t vector);
 /* An 8259 interrupt may be injected into v now (ExtINT, SDM 10.5.1). */
 bool vcpu_extint_pending(struct vcpu *v);
 
-/* vcpu.c: vlapic_ops callbacks */
+/* vcpu_lapic.c: vlapic_ops callbacks, the PVM window poll, the APIC exits */
 void vcpu_lapic_timer_fired(void *arg);
 void vcpu_window_timer_fired(void *arg);
 void vcpu_timer_arm(void *ctx, uint64_t deadline_ns);
 void vcpu_timer_disarm(void *ctx);
 uint64_t vcpu_now_ns(void *ctx);
 uint64_t vcpu_guest_tsc(void *ctx);
+void vcpu_window_poll(struct vcpu *v);  /* owner, before KVM_RUN */
+void vcpu_apic_msr(struct vcpu *v);     /* owner: an MSR exit, completed in kvm_run */
+bool vcpu_apic_mmio(struct vcpu *v);    /* owner: true if the MMIO exit hit its APIC page */
+
+/* vcpu_start.c: SDM 9.1.1 start state of an AP after STARTUP (owner thread) */
+int vcpu_apply_start(struct vcpu *v, uint64_t rip);
+
+/* vcpu_pvm.c */
+/* Guest memory behind a linear address, n bytes inside one page, or NULL. */
+uint8_t *vcpu_guest_la(struct vcpu *v, uint64_t la, size_t n);
+/* Completes the instruction KVM-PVM could not emulate; false if not one of ours. */
+bool vcpu_complete_insn(struct vcpu *v);
 
 /* ipi.c */
 void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_hi);

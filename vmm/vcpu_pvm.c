@@ -1,0 +1,154 @@
+/* vcpu_pvm.c: the memory side of the KVM-PVM instruction completions
+ * (vmm/pvm.c decodes): guest linear addresses, CMPXCHG16B, LDMXCSR/STMXCSR,
+ * LSL's descriptor read. Runs only where KVM_INTERNAL_ERROR_EMULATION comes
+ * back for an instruction KVM-PVM cannot emulate (docs/architecture.md). */
+#include <errno.h>
+#include <string.h>
+
+#include "vmm/kvm.h"
+#include "vmm/pvm.h"
+#include "vmm/vm_priv.h"
+
+/* Guest memory behind a linear address, n bytes inside one page, or NULL. */
+uint8_t *vcpu_guest_la(struct vcpu *v, uint64_t la, size_t n)
+{
+	uint64_t gpa;
+	if ((la & 0xfff) + n > 0x1000 || kvm_translate(v->fd, la, &gpa) < 0)
+		return NULL;
+	return gmem_ptr(&v->vm->mem, gpa, n);
+}
+
+/* LOCK CMPXCHG16B on the host: atomic against the other vCPUs' accesses to
+ * the same guest memory, whatever prefix the guest used (SDM Vol. 2A). */
+static bool host_cmpxchg16b(void *p, uint64_t *lo, uint64_t *hi, uint64_t new_lo, uint64_t new_hi)
+{
+	bool eq;
+	__asm__ volatile("lock cmpxchg16b %1"
+			 : "=@ccz"(eq), "+m"(*(unsigned __int128 *)p), "+a"(*lo), "+d"(*hi)
+			 : "b"(new_lo), "c"(new_hi)
+			 : "memory");
+	return eq;
+}
+
+/* The memory half of CMPXCHG16B for KVM-PVM (pvm.h): #GP(0) when the operand
+ * is not 16-byte aligned, else the compare-exchange on guest memory. */
+static bool complete_cmpxchg16b(struct vcpu *v, struct kvm_regs *regs, const struct pvm_mem_op *op)
+{
+	if (op->la & 15) {
+		if (kvm_inject_exception_ec(v->fd, 13, 0) < 0)
+			return false;
+	} else {
+		uint8_t *p = vcpu_guest_la(v, op->la, 16); /* aligned: inside one page */
+		if (!p)
+			return false; /* not mapped: the emulation failure is reported */
+		uint64_t lo = regs->rax, hi = regs->rdx;
+		bool eq = host_cmpxchg16b(p, &lo, &hi, regs->rbx, regs->rcx);
+		pvm_cmpxchg16b_finish(regs, op, eq, lo, hi);
+		if (kvm_set_regs(v->fd, regs) < 0)
+			return false;
+	}
+	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* LDMXCSR / STMXCSR for KVM-PVM (pvm.h): MXCSR lives in KVM's FPU state. */
+static bool complete_mxcsr(struct vcpu *v, struct kvm_regs *regs, const struct pvm_mem_op *op, int kind)
+{
+	struct kvm_fpu fpu;
+	uint8_t *p = vcpu_guest_la(v, op->la, 4);
+	uint32_t val;
+	if (!p || kvm_get_fpu(v->fd, &fpu) < 0)
+		return false; /* unmapped or straddling a page: the failure is reported */
+	if (kind == PVM_LDMXCSR) {
+		memcpy(&val, p, 4);
+		if (val & PVM_MXCSR_RESERVED) /* SDM Vol. 2A LDMXCSR: #GP(0) */
+			return kvm_inject_exception_ec(v->fd, 13, 0) == 0;
+		fpu.mxcsr = val;
+		if (kvm_set_fpu(v->fd, &fpu) < 0)
+			return false;
+	} else {
+		val = fpu.mxcsr;
+		memcpy(p, &val, 4);
+	}
+	regs->rip += op->len;
+	if (kvm_set_regs(v->fd, regs) < 0)
+		return false;
+	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* The 8-byte descriptor selector sel names in the GDT or LDT (SDM Vol. 3A
+ * 3.4.2, 3.5.1): false for a null selector, one beyond the table's limit, or
+ * a table hyve cannot read. */
+static bool read_descriptor(struct vcpu *v, const struct kvm_sregs *s, uint16_t sel, uint64_t *desc)
+{
+	bool ldt = sel & 4;
+	uint64_t base = ldt ? s->ldt.base : s->gdt.base;
+	uint32_t limit = ldt ? s->ldt.limit : s->gdt.limit;
+	if ((!ldt && (sel & ~7u) == 0) || (ldt && (s->ldt.unusable || !s->ldt.present)))
+		return false;
+	uint32_t off = sel & ~7u;
+	if (off + 7 > limit)
+		return false;
+	uint64_t la = base + off;
+	uint8_t b[8];
+	for (unsigned k = 0; k < 8;) { /* one piece per page: the entry may straddle two */
+		unsigned n = 0x1000 - ((la + k) & 0xfff);
+		if (n > 8 - k)
+			n = 8 - k;
+		const uint8_t *p = vcpu_guest_la(v, la + k, n);
+		if (!p)
+			return false;
+		memcpy(b + k, p, n);
+		k += n;
+	}
+	memcpy(desc, b, 8);
+	return true;
+}
+
+/* KVM-PVM emulates guest CPL0 code and stops with an emulation failure on
+ * a few instructions; hyve completes those it can, exactly as the processor
+ * would (vmm/pvm.h). On VMX/SVM hosts this path never runs. Returns true when
+ * the instruction was completed. */
+bool vcpu_complete_insn(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	struct kvm_regs regs;
+	struct kvm_sregs s;
+	uint8_t insn[16];
+	size_t len = 0;
+	if (kvm_get_regs(v->fd, &regs) < 0 || kvm_get_sregs(v->fd, &s) < 0)
+		return false;
+	if (run->emulation_failure.ndata >= 3 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		len = run->emulation_failure.insn_size <= 15 ? run->emulation_failure.insn_size : 15;
+		memcpy(insn, run->emulation_failure.insn_bytes, len);
+	} else {
+		uint64_t la = s.cs.base + regs.rip, room = 0x1000 - (la & 0xfff); /* stay inside the page */
+		len = room < 15 ? (size_t)room : 15;
+		const uint8_t *p = vcpu_guest_la(v, la, len);
+		if (!p)
+			return false;
+		memcpy(insn, p, len);
+	}
+	enum pvm_result r = pvm_complete(insn, len, s.cs.l, &regs);
+	struct pvm_mem_op op;
+	if (r == PVM_UNSUPPORTED && pvm_decode_cmpxchg16b(insn, len, s.cs.l, &regs, s.fs.base, s.gs.base, &op))
+		return complete_cmpxchg16b(v, &regs, &op);
+	int mx = r == PVM_UNSUPPORTED ? pvm_decode_mxcsr(insn, len, s.cs.l, &regs, s.fs.base, s.gs.base, &op) : 0;
+	if (mx)
+		return complete_mxcsr(v, &regs, &op, mx);
+	struct pvm_lsl_op lsl;
+	if (r == PVM_UNSUPPORTED && pvm_decode_lsl(insn, len, s.cs.l, &regs, &lsl)) {
+		uint64_t desc = 0;
+		bool found = read_descriptor(v, &s, lsl.sel, &desc);
+		pvm_lsl_finish(&regs, &lsl, found, desc, s.cs.selector & 3, s.cs.l);
+		r = PVM_DONE;
+	}
+	if (r == PVM_UNSUPPORTED || kvm_set_regs(v->fd, &regs) < 0)
+		return false;
+	if (r == PVM_INJECT_BP && kvm_inject_exception(v->fd, 3) < 0)
+		return false;
+	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
+	return true;
+}
