@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "frontend/machine.h"
-#include "vmm/apic_dest.h"
 
 struct vcpu_thread_arg {
 	struct machine *m;
@@ -59,10 +58,10 @@ static enum handler_result ex_ipi(struct machine *m, struct vcpu *v, struct vm_e
 	CPUSET_FOREACH(i, &ex->u.ipi.dmask)
 	{
 		uint32_t id = (uint32_t)i;
-		if (ex->u.ipi.mode == APIC_DM_INIT) {
+		if (ex->u.ipi.mode == VM_IPI_INIT) {
 			if (machine_start_vcpu(m, id) < 0)
 				return VCPU_STOP;
-		} else if (ex->u.ipi.mode == APIC_DM_STARTUP) {
+		} else if (ex->u.ipi.mode == VM_IPI_STARTUP) {
 			if (machine_start_vcpu(m, id) < 0)
 				return VCPU_STOP;
 			int r = vm_vcpu_start_ap(m->vm, id, (uint64_t)ex->u.ipi.vector << 12);

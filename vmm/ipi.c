@@ -4,6 +4,9 @@
 
 #include "vmm/vm_priv.h"
 
+_Static_assert((int)VM_IPI_INIT == APIC_DM_INIT && (int)VM_IPI_STARTUP == APIC_DM_STARTUP,
+	       "the exit ABI's IPI modes are the ICR's");
+
 static void trace_target(struct vm *vm, const struct apic_ipi *ipi, uint32_t target, bool delivered,
 			 const char *why)
 {
@@ -208,7 +211,7 @@ void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_
 		do_init(v, &ipi, &targets);
 		if (v->ipi_exit && !cpuset_empty(&targets) && vm_suspended(vm) == VM_SUSPEND_NONE) {
 			v->pending_exit = (struct vm_exit){.exitcode = VM_EXITCODE_IPI, .vcpu = v->id};
-			v->pending_exit.u.ipi.mode = APIC_DM_INIT;
+			v->pending_exit.u.ipi.mode = VM_IPI_INIT;
 			v->pending_exit.u.ipi.dmask = targets;
 			v->exit_pending = true;
 		}
@@ -220,7 +223,7 @@ void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_
 			break;
 		if (v->ipi_exit) {
 			v->pending_exit = (struct vm_exit){.exitcode = VM_EXITCODE_IPI, .vcpu = v->id};
-			v->pending_exit.u.ipi.mode = APIC_DM_STARTUP;
+			v->pending_exit.u.ipi.mode = VM_IPI_STARTUP;
 			v->pending_exit.u.ipi.vector = ipi.vector;
 			v->pending_exit.u.ipi.dmask = claimed;
 			v->exit_pending = true;

@@ -190,7 +190,6 @@ static enum exit_action on_io(struct vcpu *v, struct vm_exit *ex)
 	struct kvm_run *run = v->run;
 	v->io_pending = true;
 	ex->exitcode = VM_EXITCODE_INOUT;
-	ex->rip = 0;
 	ex->u.inout.port = run->io.port;
 	ex->u.inout.size = run->io.size;
 	ex->u.inout.in = run->io.direction == KVM_EXIT_IO_IN;
@@ -348,6 +347,7 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 			return r;
 
 		ex->vcpu = v->id;
+		ex->rsvd = 0;
 		uint32_t reason = run->exit_reason;
 		kvm_exit_fn *fn = reason < sizeof(kvm_exit_handlers) / sizeof(kvm_exit_handlers[0])
 					  ? kvm_exit_handlers[reason] : NULL;

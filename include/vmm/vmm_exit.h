@@ -35,10 +35,19 @@ enum vm_suspend_how {
 	VM_SUSPEND_MAX
 };
 
+/* u.ipi.mode: the ICR delivery modes of the two start-up IPIs (Intel SDM
+ * Vol. 3A 10.6.1, ICR bits 10:8), so that no frontend needs the core's APIC
+ * headers. */
+enum vm_ipi_mode {
+	VM_IPI_INIT = 5,
+	VM_IPI_STARTUP = 6
+};
+
 struct vm_exit {
 	uint32_t exitcode; /* enum vm_exitcode */
 	uint32_t vcpu;     /* the vCPU this exit belongs to */
-	uint64_t rip;      /* guest RIP at the exit (after the instruction for I/O) */
+	uint64_t rsvd;     /* retired: was to be the guest RIP, never filled (it would
+			    * cost a KVM_GET_REGS per exit); always 0 */
 	union {
 		struct {
 			uint16_t port;
@@ -55,7 +64,7 @@ struct vm_exit {
 			uint8_t *data; /* len bytes; the frontend fills it on reads */
 		} mmio;
 		struct {
-			uint32_t mode;   /* APIC_DM_INIT or APIC_DM_STARTUP */
+			uint32_t mode;   /* enum vm_ipi_mode */
 			uint32_t vector; /* STARTUP vector */
 			cpuset_t dmask;  /* INIT: the targets; STARTUP: the targets that were waiting for SIPI */
 		} ipi;
