@@ -60,29 +60,6 @@ static int read_file(const char *path, const char *what, uint8_t **data, size_t 
 	return 0;
 }
 
-static struct vm_segment seg_of(const struct linux_segment *l)
-{
-	return (struct vm_segment){.base = l->base, .limit = l->limit, .selector = l->selector,
-				   .type = l->type, .s = l->s, .dpl = l->dpl, .present = l->present,
-				   .db = l->db, .l = l->l, .g = l->g};
-}
-
-/* Multiboot 0.6.96 section 3.2 machine state: flat 32-bit CS/DS, CR0.PE,
- * paging off, IF = 0, EAX = magic, EBX = info. */
-static void multiboot_cpu(const struct mb_load_result *r, struct vm_boot_cpu *cpu)
-{
-	memset(cpu, 0, sizeof(*cpu));
-	cpu->rip = r->entry;
-	cpu->rax = r->eax;
-	cpu->rbx = r->ebx;
-	cpu->rflags = 0x2;
-	cpu->cr0 = 0x11; /* PE | ET */
-	cpu->cs = (struct vm_segment){.limit = 0xffffffff, .selector = 0x10, .type = 0xb, .s = 1,
-				      .present = 1, .db = 1, .g = 1};
-	cpu->ds = (struct vm_segment){.limit = 0xffffffff, .selector = 0x18, .type = 0x3, .s = 1,
-				      .present = 1, .db = 1, .g = 1};
-}
-
 /* A Linux kernel: bzImage through the 64-bit boot protocol or an ELF vmlinux
  * through PVH (Documentation/arch/x86/boot.rst). One --initrd file. */
 static int load_linux(struct machine *m, const uint8_t *image, size_t size, const uint8_t *initrd,
@@ -92,32 +69,20 @@ static int load_linux(struct machine *m, const uint8_t *image, size_t size, cons
 	struct linux_load_params lp = {.image = image, .image_size = size, .cmdline = m->opt->append,
 				       .initrd = initrd, .initrd_size = initrd_size, .rsdp_addr = rsdp};
 	struct linux_load_result lr;
-	struct linux_cpu_state st;
 	char err[256];
 	if (linux_load(gm, &lp, &lr, err, sizeof(err)) < 0) {
 		say("%s: %s", m->opt->kernel, err);
 		return -1;
 	}
-	int r = lr.kind == LINUX_IMAGE_BZIMAGE ? linux_build_long_mode(gm, LINUX_TABLES_ADDR, &st)
-					       : linux_build_prot_mode(gm, LINUX_TABLES_ADDR, &st);
+	int r = lr.kind == LINUX_IMAGE_BZIMAGE ? linux_build_long_mode(gm, LINUX_TABLES_ADDR, cpu)
+					       : linux_build_prot_mode(gm, LINUX_TABLES_ADDR, cpu);
 	if (r < 0) {
 		say("%s: cannot write the boot page tables: %s", m->opt->kernel, strerror(-r));
 		return -1;
 	}
-	memset(cpu, 0, sizeof(*cpu));
 	cpu->rip = lr.entry;
 	cpu->rsi = lr.rsi;
 	cpu->rbx = lr.rbx;
-	cpu->rflags = st.rflags;
-	cpu->cr0 = st.cr0;
-	cpu->cr3 = st.cr3;
-	cpu->cr4 = st.cr4;
-	cpu->efer = st.efer;
-	cpu->gdt_base = st.gdt_base;
-	cpu->gdt_limit = st.gdt_limit;
-	cpu->cs = seg_of(&st.cs);
-	cpu->ds = seg_of(&st.ds);
-	cpu->tr = seg_of(&st.tr);
 	*kind = lr.kind == LINUX_IMAGE_BZIMAGE ? "Linux bzImage (64-bit entry)" : "Linux vmlinux (PVH entry)";
 	return 0;
 }
@@ -185,7 +150,7 @@ int load_guest(struct machine *m, struct vm_boot_cpu *cpu, const char **kind)
 	/* Multiboot first, as QEMU's -kernel does; then the Linux boot protocols. */
 	int mr = mb_load(vm_guest_mem(m->vm), &p, &res, err, sizeof(err));
 	if (mr == 0) {
-		multiboot_cpu(&res, cpu);
+		mb_boot_cpu(&res, cpu);
 		*kind = "Multiboot";
 	} else if (mr == -ENOEXEC && o->kernel && linux_probe(img, image_size) != LINUX_IMAGE_UNKNOWN) {
 		if (o->nmodules > 1 || (o->nmodules == 1 && strchr(o->modules[0], ' '))) {

@@ -822,11 +822,11 @@ static void lx_write_gdt(uint8_t *g)
 }
 
 /* The hidden parts matching lx_gdt. */
-static void lx_fill_segments(struct linux_cpu_state *st, uint64_t base, bool long_mode)
+static void lx_fill_segments(struct vm_boot_cpu *st, uint64_t base, bool long_mode)
 {
 	st->gdt_base = base + LINUX_GDT_OFF;
 	st->gdt_limit = LINUX_GDT_ENTRIES * 8 - 1;
-	st->cs = (struct linux_segment){.base = 0,
+	st->cs = (struct vm_segment){.base = 0,
 					.limit = 0xffffffffu,
 					.selector = long_mode ? LINUX_SEL_CODE64 : LINUX_SEL_CODE32,
 					.type = 0xb,
@@ -835,7 +835,7 @@ static void lx_fill_segments(struct linux_cpu_state *st, uint64_t base, bool lon
 					.db = long_mode ? 0 : 1,
 					.l = long_mode ? 1 : 0,
 					.g = 1};
-	st->ds = (struct linux_segment){.base = 0,
+	st->ds = (struct vm_segment){.base = 0,
 					.limit = 0xffffffffu,
 					.selector = LINUX_SEL_DATA,
 					.type = 0x3,
@@ -846,12 +846,12 @@ static void lx_fill_segments(struct linux_cpu_state *st, uint64_t base, bool lon
 	/* start_info.h: "tr: must be a 32-bit TSS (active) with a base of '0'
 	 * and a limit of '0x67'"; VMX wants a busy TSS (type 11) in either mode
 	 * (SDM Vol. 3C 26.3.1.2). */
-	st->tr = (struct linux_segment){
+	st->tr = (struct vm_segment){
 		.base = 0, .limit = 0x67, .selector = LINUX_SEL_TSS, .type = 0xb, .s = 0, .present = 1};
 	st->rflags = LX_RFLAGS_FIXED;
 }
 
-int linux_build_long_mode(const struct guest_mem *m, uint64_t base, struct linux_cpu_state *st)
+int linux_build_long_mode(const struct guest_mem *m, uint64_t base, struct vm_boot_cpu *st)
 {
 	int rc;
 	uint8_t *t = lx_tables_ptr(m, base, LINUX_LONG_MODE_SIZE, &rc);
@@ -879,7 +879,7 @@ int linux_build_long_mode(const struct guest_mem *m, uint64_t base, struct linux
 	return 0;
 }
 
-int linux_build_prot_mode(const struct guest_mem *m, uint64_t base, struct linux_cpu_state *st)
+int linux_build_prot_mode(const struct guest_mem *m, uint64_t base, struct vm_boot_cpu *st)
 {
 	int rc;
 	uint8_t *t = lx_tables_ptr(m, base, LINUX_PROT_MODE_SIZE, &rc);

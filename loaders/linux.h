@@ -63,6 +63,7 @@
 #include <stdint.h>
 
 #include "vmm/gmem.h"
+#include "vmm/x86.h"
 
 /* ---- guest-physical placement (see the map above) ---- */
 #define LINUX_BOOT_AREA_START 0x7000ULL  /* everything linux_load and linux_build_* write below 1 MiB */
@@ -191,32 +192,6 @@ struct linux_load_result {
 	uint64_t initrd_start, initrd_end; /* both 0 without an initrd */
 };
 
-/* The GDT/CR/EFER state the caller loads into the boot vCPU. Segment
- * fields follow the hidden descriptor cache (SDM Vol. 3A 3.4.5): limit is
- * in bytes (0xffffffff for the flat 4 GiB segments, with g = 1). */
-struct linux_segment {
-	uint64_t base;
-	uint32_t limit;
-	uint16_t selector;
-	uint8_t type; /* descriptor type field, accessed bit set (code 0xb, data 0x3, TSS 0xb) */
-	uint8_t s;    /* 1: code/data, 0: system (TSS) */
-	uint8_t dpl;
-	uint8_t present;
-	uint8_t db;   /* 1: 32-bit default size (0 for 64-bit code and the TSS) */
-	uint8_t l;    /* 1: 64-bit code */
-	uint8_t g;    /* 1: limit in 4 KiB units in the descriptor */
-};
-
-struct linux_cpu_state {
-	uint64_t cr0, cr3, cr4, efer;
-	uint64_t gdt_base;
-	uint16_t gdt_limit;    /* bytes - 1 */
-	struct linux_segment cs;
-	struct linux_segment ds; /* load into DS, ES, FS, GS and SS */
-	struct linux_segment tr;
-	uint64_t rflags;         /* 0x2: IF = 0, TF = 0, VM = 0 */
-};
-
 /* Which loader an image is for, from its bytes alone: LINUX_IMAGE_BZIMAGE
  * if "HdrS" is at 0x202, LINUX_IMAGE_PVH if it is an x86 ELF whose PT_NOTE
  * segments hold a well-formed XEN_ELFNOTE_PHYS32_ENTRY note, else
@@ -254,18 +229,19 @@ int linux_load(const struct guest_mem *m, const struct linux_load_params *p,
  * 0x08, 64-bit code 0x10, data 0x18, TSS 0x20) and page tables that
  * identity-map the first 4 GiB with 2 MiB pages (PML4 -> one PDPT -> four
  * page directories; MMIO hole included, as the 64-bit boot protocol only
- * needs an identity map), and fills *st for 64-bit mode: CR0 = PE|ET|PG,
+ * needs an identity map), and fills the boot CPU *st for 64-bit mode (all
+ * but RIP/RBX/RSI, which come from linux_load, zeroed): CR0 = PE|ET|PG,
  * CR3 = base + LINUX_PML4_OFF, CR4 = PAE, EFER = LME|LMA, CS = 0x10 (L=1),
  * DS = 0x18, TR = 0x20 (busy 64-bit TSS, base 0, limit 0x67).
  * Uses [base, base + LINUX_LONG_MODE_SIZE). Returns 0, -EINVAL if base is
  * not page aligned or the range crosses 4 GiB, -EFAULT if it is not RAM
  * (guest memory untouched on error). */
-int linux_build_long_mode(const struct guest_mem *m, uint64_t base, struct linux_cpu_state *st);
+int linux_build_long_mode(const struct guest_mem *m, uint64_t base, struct vm_boot_cpu *st);
 
 /* Writes the same GDT at base and fills *st for the PVH entry
  * (start_info.h): CR0 = PE|ET, CR3 = CR4 = EFER = 0, CS = 0x08 (32-bit),
  * DS = 0x18, TR = 0x20 (busy 32-bit TSS, base 0, limit 0x67).
  * Uses [base, base + LINUX_PROT_MODE_SIZE). Errors as linux_build_long_mode. */
-int linux_build_prot_mode(const struct guest_mem *m, uint64_t base, struct linux_cpu_state *st);
+int linux_build_prot_mode(const struct guest_mem *m, uint64_t base, struct vm_boot_cpu *st);
 
 #endif

@@ -617,3 +617,17 @@ int mb_load(const struct guest_mem *m, const struct mb_load_params *p, struct mb
 	};
 	return 0;
 }
+
+void mb_boot_cpu(const struct mb_load_result *r, struct vm_boot_cpu *cpu)
+{
+	memset(cpu, 0, sizeof(*cpu));
+	cpu->rip = r->entry;
+	cpu->rax = r->eax;
+	cpu->rbx = r->ebx;
+	cpu->rflags = 0x2;
+	cpu->cr0 = 0x11; /* PE | ET */
+	cpu->cs = (struct vm_segment){.limit = 0xffffffff, .selector = 0x10, .type = 0xb, .s = 1,
+				      .present = 1, .db = 1, .g = 1};
+	cpu->ds = (struct vm_segment){.limit = 0xffffffff, .selector = 0x18, .type = 0x3, .s = 1,
+				      .present = 1, .db = 1, .g = 1};
+}

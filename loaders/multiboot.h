@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "vmm/gmem.h"
+#include "vmm/x86.h"
 
 #define MB_HEADER_MAGIC 0x1BADB002u     /* MB sec. 3.1.1: in the OS image */
 #define MB_BOOTLOADER_MAGIC 0x2BADB002u /* MB sec. 3.2: EAX at entry */
@@ -115,5 +116,10 @@ struct mb_load_result {
  */
 int mb_load(const struct guest_mem *m, const struct mb_load_params *p, struct mb_load_result *r,
 	    char *err, size_t errlen);
+
+/* The machine state at the kernel's entry (MB sec. 3.2): flat 32-bit CS
+ * (selector 0x10) and DS (0x18), CR0.PE (paging off), IF = 0, EIP = entry,
+ * EAX = the magic, EBX = multiboot_info. */
+void mb_boot_cpu(const struct mb_load_result *r, struct vm_boot_cpu *cpu);
 
 #endif

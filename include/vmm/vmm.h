@@ -20,6 +20,7 @@
 #include "vmm/gmem.h"
 #include "vmm/timer.h"
 #include "vmm/vmm_exit.h"
+#include "vmm/x86.h"
 
 struct vm;
 struct vcpu;
@@ -85,20 +86,6 @@ enum vm_cap {
 int vm_set_capability(struct vcpu *vcpu, enum vm_cap cap, bool on);
 
 /* A boot CPU state a loader computed (flat segments, control registers). */
-struct vm_segment {
-	uint64_t base;
-	uint32_t limit;
-	uint16_t selector;
-	uint8_t type, s, dpl, present, db, l, g;
-};
-struct vm_boot_cpu {
-	uint64_t rip, rax, rbx, rsi, rflags;
-	uint64_t cr0, cr3, cr4, efer;
-	uint64_t gdt_base;
-	uint16_t gdt_limit;
-	struct vm_segment cs, ds; /* ds also for ES/FS/GS/SS */
-	struct vm_segment tr;
-};
 /* Puts the BSP in that state (e.g. Linux's 64-bit or PVH entry) and marks it running. */
 int vm_vcpu_setup_boot(struct vcpu *vcpu, const struct vm_boot_cpu *st);
 

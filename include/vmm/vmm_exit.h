@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "vmm/cpuset.h"
+#include "vmm/x86.h"
 
 enum vm_exitcode {
 	VM_EXITCODE_INOUT = 0,          /* port I/O the core does not own: u.inout */
@@ -35,14 +36,6 @@ enum vm_suspend_how {
 	VM_SUSPEND_MAX
 };
 
-/* u.ipi.mode: the ICR delivery modes of the two start-up IPIs (Intel SDM
- * Vol. 3A 10.6.1, ICR bits 10:8), so that no frontend needs the core's APIC
- * headers. */
-enum vm_ipi_mode {
-	VM_IPI_INIT = 5,
-	VM_IPI_STARTUP = 6
-};
-
 struct vm_exit {
 	uint32_t exitcode; /* enum vm_exitcode */
 	uint32_t vcpu;     /* the vCPU this exit belongs to */
@@ -64,7 +57,7 @@ struct vm_exit {
 			uint8_t *data; /* len bytes; the frontend fills it on reads */
 		} mmio;
 		struct {
-			uint32_t mode;   /* enum vm_ipi_mode */
+			uint32_t mode;   /* enum vm_ipi_mode (vmm/x86.h) */
 			uint32_t vector; /* STARTUP vector */
 			cpuset_t dmask;  /* INIT: the targets; STARTUP: the targets that were waiting for SIPI */
 		} ipi;

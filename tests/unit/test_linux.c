@@ -1017,10 +1017,10 @@ static void test_probe(struct img *im)
 /* ----------------------------------------------------- CPU state helpers */
 
 /* Decodes a GDT code/data descriptor (SDM Vol. 3A 3.4.5). */
-static struct linux_segment decode(uint64_t d, uint16_t sel)
+static struct vm_segment decode(uint64_t d, uint16_t sel)
 {
 	uint32_t limit = (uint32_t)(d & 0xffff) | (uint32_t)((d >> 48) & 0xf) << 16;
-	struct linux_segment s = {
+	struct vm_segment s = {
 		.base = ((d >> 16) & 0xffffff) | ((d >> 56) & 0xff) << 24,
 		.selector = sel,
 		.type = (uint8_t)((d >> 40) & 0xf),
@@ -1035,7 +1035,7 @@ static struct linux_segment decode(uint64_t d, uint16_t sel)
 	return s;
 }
 
-static bool same_seg(struct linux_segment a, struct linux_segment b)
+static bool same_seg(struct vm_segment a, struct vm_segment b)
 {
 	return a.base == b.base && a.limit == b.limit && a.selector == b.selector && a.type == b.type &&
 	       a.s == b.s && a.dpl == b.dpl && a.present == b.present && a.db == b.db && a.l == b.l &&
@@ -1045,7 +1045,7 @@ static bool same_seg(struct linux_segment a, struct linux_segment b)
 static void test_long_mode(void)
 {
 	struct fx f;
-	struct linux_cpu_state st;
+	struct vm_boot_cpu st;
 	fx_init(&f, STD_RAM);
 	memset(&st, 0x55, sizeof(st));
 	CHECK_EQ(linux_build_long_mode(&f.m, LINUX_TABLES_ADDR, &st), 0, "long mode: builds");

@@ -223,6 +223,19 @@ static void test_elf_ok(void)
 	int rc = load(&f, &im, "/boot/kernel.elf", "console=ttyS0 quiet", mods, 2);
 	CHECK_EQ(rc, 0, "ELF: loads (%s)", f.err);
 	CHECK_EQ(f.err[0], 0, "ELF: no error text on success");
+	struct vm_boot_cpu cpu;
+	memset(&cpu, 0x55, sizeof(cpu));
+	mb_boot_cpu(&f.r, &cpu);
+	CHECK(cpu.rip == f.r.entry && cpu.rax == 0x2BADB002 && cpu.rbx == f.r.ebx,
+	      "boot CPU: EIP = entry, EAX = magic, EBX = multiboot_info (MB 3.2)");
+	CHECK(cpu.cr0 == 0x11 && cpu.cr3 == 0 && cpu.cr4 == 0 && cpu.efer == 0 && cpu.rflags == 2,
+	      "boot CPU: CR0 = PE|ET, paging off, IF = 0");
+	CHECK(cpu.cs.selector == 0x10 && cpu.cs.type == 0xb && cpu.cs.db == 1 && cpu.cs.limit == 0xffffffff &&
+		      cpu.cs.base == 0 && cpu.cs.present == 1 && cpu.cs.s == 1,
+	      "boot CPU: flat 32-bit code segment");
+	CHECK(cpu.ds.selector == 0x18 && cpu.ds.type == 3 && cpu.ds.limit == 0xffffffff && cpu.ds.base == 0,
+	      "boot CPU: flat data segment");
+	CHECK(!cpu.tr.present && cpu.rsi == 0 && cpu.gdt_base == 0, "boot CPU: nothing else set");
 	const struct mb_load_result *r = &f.r;
 	CHECK_EQ(r->entry, 0x100010, "ELF: entry is e_entry");
 	CHECK_EQ(r->eax, 0x2BADB002, "ELF: EAX magic");
