@@ -205,7 +205,7 @@ int options_parse(struct options *o, int argc, char **argv)
 			return fail("option '%s' needs a value", argv[optind - 1], NULL);
 		default:
 			if (optopt)
-				return fail("unknown option '-%c' (see hyve --help)", (char[]){(char)optopt, 0}, NULL);
+				return fail("unknown option '-%s' (see hyve --help)", (char[]){(char)optopt, 0}, NULL);
 			return fail("unknown option '%s' (see hyve --help)", argv[optind - 1], NULL);
 		}
 	}

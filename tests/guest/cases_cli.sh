@@ -19,6 +19,7 @@ t cli_trace_unknown 2 --nokvm --err "^hyve: --trace: unknown category 'cpu'" -- 
 t cli_timeout_bad 2 --nokvm --err "^hyve: --timeout: '-1' is not a positive number" -- --timeout=-1 "$G/hello.elf"
 t cli_timeout_text 2 --nokvm --err "^hyve: --timeout: 'soon' is not" -- --timeout soon "$G/hello.elf"
 t cli_unknown_option 2 --nokvm --err "^hyve: unknown option '--frobnicate'" -- --frobnicate "$G/hello.elf"
+t cli_unknown_short_option 2 --nokvm --err "^hyve: unknown option '-x' \(see hyve --help\)$" -- -x "$G/hello.elf"
 t cli_missing_value 2 --nokvm --err "^hyve: option '--cpus' needs a value" -- "$G/hello.elf" --cpus
 t cli_two_kernels 2 --nokvm --err "^hyve: unexpected argument" -- "$G/hello.elf" "$G/hello.elf"
 t cli_no_kernel_file 2 --err "^hyve: cannot open kernel '/nonexistent/k.elf': No such file" -- /nonexistent/k.elf
