@@ -473,9 +473,69 @@ static void test_pio(void)
 	rtc_destroy(&c);
 }
 
+/* The first second after cur matching an alarm (-1: don't care), second by
+ * second over two days; -1 if none. The reference for the RTC's own search. */
+static int64_t ref_alarm(int as, int am, int ah, int64_t cur)
+{
+	for (int64_t t = cur + 1; t <= cur + 2 * 86400; t++)
+		if ((as < 0 || t % 60 == as) && (am < 0 || t / 60 % 60 == am) && (ah < 0 || t / 3600 % 24 == ah))
+			return t;
+	return -1;
+}
+
+static uint8_t alarm_byte(uint32_t rnd, unsigned range)
+{
+	uint32_t v = rnd >> 20; /* the LCG's high bits: the low ones cycle */
+	switch (rnd >> 16 & 7) {
+	case 0:
+		return (uint8_t)(RTC_ALARM_DONT_CARE | (v & 0x3f)); /* don't care */
+	case 1:
+		return (uint8_t)(range + v % (0xc0 - range)); /* a value no time has */
+	default:
+		return (uint8_t)(v % range);
+	}
+}
+
+/* The alarm the RTC arms is the reference's, for random alarms (valid, don't
+ * care, impossible) and times, in binary mode. */
+static void test_alarm_search(void)
+{
+	struct rtc c;
+	struct rec r;
+	uint32_t seed = 12345;
+	unsigned bad = 0, none = 0;
+	fresh(&c, &r, WALL);
+	wr(&c, RTC_REG_B, RTC_B_24H | RTC_B_DM_BINARY | RTC_B_AIE);
+	for (int i = 0; i < 400; i++) {
+		seed = seed * 1103515245u + 12345u;
+		uint64_t delta = (seed >> 4) % (3 * 86400);
+		r.now = T0 + delta * NS + NS / 2;
+		(void)rd(&c, RTC_REG_C); /* clears AF: the line is low, the next alarm is armed */
+		uint8_t bs, bm, bh;
+		seed = seed * 1103515245u + 12345u;
+		wr(&c, RTC_SEC_ALARM, bs = alarm_byte(seed, 60));
+		seed = seed * 1103515245u + 12345u;
+		wr(&c, RTC_MIN_ALARM, bm = alarm_byte(seed, 60));
+		seed = seed * 1103515245u + 12345u;
+		wr(&c, RTC_HOUR_ALARM, bh = alarm_byte(seed, 24));
+		int as = bs >= 0xc0 ? -1 : bs, am = bm >= 0xc0 ? -1 : bm, ah = bh >= 0xc0 ? -1 : bh;
+		int64_t want = ref_alarm(as, am, ah, WALL + (int64_t)delta);
+		uint64_t want_ns = want < 0 ? RTC_NO_DEADLINE : T0 + (uint64_t)(want - WALL) * NS;
+		if (want < 0)
+			none++;
+		if (r.deadline != want_ns && bad++ < 3)
+			CHECK_EQ(r.deadline, want_ns, "alarm %02x:%02x:%02x at +%llu s", bh, bm, bs,
+				 (unsigned long long)delta);
+	}
+	CHECK_EQ(bad, 0, "400 random alarms armed as the second-by-second reference says");
+	CHECK(none > 20 && none < 380, "the cases include alarms that never match (%u)", none);
+	rtc_destroy(&c);
+}
+
 int main(void)
 {
 	test_pio();
+	test_alarm_search();
 	test_defaults_formats();
 	test_running_set_divider();
 	test_uip();
