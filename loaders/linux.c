@@ -721,6 +721,18 @@ static bool lx_is_bzimage(const uint8_t *b, uint64_t size)
 	return size >= LINUX_HDR_VERSION + 2 && le_ld32(b + LINUX_HDR_HEADER) == LINUX_HDRS_MAGIC;
 }
 
+/* The one classifier of linux_probe and linux_load: an ELF file is a PVH
+ * candidate whatever its bytes at 0x202 (an ELF cannot be a bzImage, which
+ * starts with a boot sector); otherwise "HdrS" at 0x202 makes a bzImage. */
+static enum linux_image_kind lx_classify(const uint8_t *img, size_t size)
+{
+	if (lx_is_elf(img, size))
+		return LINUX_IMAGE_PVH;
+	if (lx_is_bzimage(img, size))
+		return LINUX_IMAGE_BZIMAGE;
+	return LINUX_IMAGE_UNKNOWN;
+}
+
 enum linux_image_kind linux_probe(const void *image, size_t size)
 {
 	struct lx_ctx c = {.img = image, .size = size};
@@ -729,12 +741,10 @@ enum linux_image_kind linux_probe(const void *image, size_t size)
 
 	if (!image)
 		return LINUX_IMAGE_UNKNOWN;
-	if (lx_is_bzimage(c.img, c.size))
-		return LINUX_IMAGE_BZIMAGE;
-	if (lx_is_elf(c.img, c.size) && lx_elf_header(&c, &e) == 0 &&
-	    lx_find_pvh_entry(&c, &e, &entry) == 0)
-		return LINUX_IMAGE_PVH;
-	return LINUX_IMAGE_UNKNOWN;
+	enum linux_image_kind k = lx_classify(c.img, c.size);
+	if (k == LINUX_IMAGE_PVH && (lx_elf_header(&c, &e) != 0 || lx_find_pvh_entry(&c, &e, &entry) != 0))
+		return LINUX_IMAGE_UNKNOWN; /* an ELF without a usable PVH note */
+	return k;
 }
 
 int linux_load(const struct guest_mem *m, const struct linux_load_params *p,
@@ -761,9 +771,10 @@ int linux_load(const struct guest_mem *m, const struct linux_load_params *p,
 		    c.map[i].base + c.map[i].len > c.low_top)
 			c.low_top = c.map[i].base + c.map[i].len;
 
-	if (lx_is_elf(c.img, c.size))
+	enum linux_image_kind kind = lx_classify(c.img, c.size);
+	if (kind == LINUX_IMAGE_PVH)
 		rc = lx_plan_pvh(&c, &pl);
-	else if (lx_is_bzimage(c.img, c.size))
+	else if (kind == LINUX_IMAGE_BZIMAGE)
 		rc = lx_plan_bzimage(&c, &pl);
 	else if (c.size < LINUX_HDR_VERSION + 2)
 		rc = lx_fail(&c, -ENOEXEC,

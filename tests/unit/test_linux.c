@@ -796,6 +796,16 @@ static void test_pvh_standard(struct img *im)
 	for (size_t i = 0; i < sizeof(initrd); i++)
 		initrd[i] = (uint8_t)(i * 3);
 
+	/* One classifier: an ELF that also has "HdrS" at 0x202 is PVH to both
+	 * the probe and the loader (issue 12). */
+	vm_build(im, true, VM_ENTRY, 8);
+	put32(im->b + LINUX_HDR_HEADER, LINUX_HDRS_MAGIC);
+	CHECK_EQ(linux_probe(im->b, im->size), LINUX_IMAGE_PVH, "ELF with HdrS at 0x202: probe PVH");
+	fx_init(&f, STD_RAM);
+	CHECK_EQ(load(&f, im, "", NULL, 0, 0), 0, "ELF with HdrS at 0x202: loads (%s)", f.err);
+	CHECK_EQ(f.r.kind, LINUX_IMAGE_PVH, "ELF with HdrS at 0x202: loads as PVH");
+	fx_fini(&f);
+
 	vm_build(im, true, VM_ENTRY, 8);
 	CHECK_EQ(linux_probe(im->b, im->size), LINUX_IMAGE_PVH, "PVH64: probe");
 	fx_init(&f, STD_RAM);
