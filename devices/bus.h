@@ -14,7 +14,7 @@
  * vCPU threads dispatch concurrently, and once bus_unregister() has returned
  * no call into that range's handler is running or will start. The bus never
  * serialises handlers against each other: each device guards its own state
- * (every model in devices/ has its own mutex). Handlers and the trace hook
+ * (every model with mutable state has its own mutex). Handlers and the trace hook
  * must not call bus_register, bus_unregister, bus_set_trace or bus_destroy
  * (they would deadlock on the write lock); calling bus_access is allowed.
  * The lock prefers readers, so a writer waits for a gap in the accesses:

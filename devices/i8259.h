@@ -48,7 +48,8 @@
  * called with it held (so levels reach the owner in order) and must not
  * call back into this PIC. Lock order is therefore: any device that calls
  * i8259_set_irq under its own lock -> this PIC's lock -> whatever intr
- * takes (e.g. the IOAPIC, the BSP's vCPU/vLAPIC lock). Consequently a
+ * takes (in hyve: vm->rv_mtx, a vCPU's mtx, vm->lock, vLAPIC locks;
+ * docs/architecture.md "Lock order"). Consequently a
  * thread must not hold a lock that intr takes while it calls
  * i8259_intack() or any other i8259 function.
  *

@@ -52,7 +52,9 @@ struct vm_config {
 	uint32_t ncpus;         /* configured vCPUs, 1..vm_max_cpus() */
 	uint64_t mem_size;      /* guest RAM bytes (>= 1 MiB, multiple of 4 KiB) */
 	bool x2apic;            /* offer x2APIC in CPUID (then APIC IDs may exceed 254) */
-	vm_trace_fn *trace;     /* optional; called on the thread where the event happens */
+	vm_trace_fn *trace;     /* optional; called on the thread where the event happens,
+				 * possibly with libvmm's locks held (vm->lock for state
+				 * changes): it must not call back into libvmm */
 	void *trace_ctx;
 };
 
