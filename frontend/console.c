@@ -1,6 +1,8 @@
 /* console.c: COM1 on stdin/stdout; raw terminal; Ctrl-A x quits, as QEMU's -nographic. */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "frontend/console.h"
@@ -39,67 +41,83 @@ void console_tx(void *ctx, uint8_t byte)
 void console_rx_drained(void *ctx)
 {
 	struct console *c = ctx;
-	pthread_mutex_lock(&c->rx_lock);
-	c->rx_gen++;
-	pthread_cond_broadcast(&c->rx_room);
-	pthread_mutex_unlock(&c->rx_lock);
-}
-
-static unsigned rx_gen(struct console *c)
-{
-	pthread_mutex_lock(&c->rx_lock);
-	unsigned gen = c->rx_gen;
-	pthread_mutex_unlock(&c->rx_lock);
-	return gen;
-}
-
-/* Hands n bytes to the UART, waiting while its receiver is full. The
- * generation is read before each push, so a drain between the push and the
- * wait is seen (no lost wake-up) although no console lock is held across the
- * UART call: holding one there deadlocked with a vCPU in console_tx(), which
- * runs under the UART's lock. */
-static void push_all(struct console *c, const uint8_t *buf, size_t n)
-{
-	size_t off = 0;
-	while (off < n) {
-		unsigned gen = rx_gen(c);
-		off += uart_rx_push(c->uart, buf + off, n - off);
-		if (off < n) {
-			pthread_mutex_lock(&c->rx_lock);
-			while (c->rx_gen == gen)
-				pthread_cond_wait(&c->rx_room, &c->rx_lock);
-			pthread_mutex_unlock(&c->rx_lock);
-		}
+	uint64_t one = 1;
+	if (write(c->room_fd, &one, sizeof(one)) < 0) {
+		/* an eventfd only fails on overflow, after 2^64 - 1 drains */
 	}
 }
 
+/* Hands pending input to the UART, as much as it takes now. */
+static void push_pending(struct console *c)
+{
+	if (c->pend_off < c->npend)
+		c->pend_off += uart_rx_push(c->uart, c->pend + c->pend_off, c->npend - c->pend_off);
+	if (c->pend_off == c->npend)
+		c->npend = c->pend_off = 0;
+}
+
+/* New bytes from stdin. On a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A
+ * types one Ctrl-A; keys beyond pend[] are dropped (a guest that reads
+ * nothing must not stop the escape). Returns false after Ctrl-A x. */
+static bool take_input(struct console *c, const uint8_t *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = buf[i];
+		if (c->raw && c->escape) {
+			c->escape = false;
+			if (b == 'x' || b == 'X') {
+				c->quit(c->quit_ctx);
+				return false;
+			}
+			if (b != CTRL_A)
+				continue;
+		} else if (c->raw && b == CTRL_A) {
+			c->escape = true;
+			continue;
+		}
+		if (c->npend < sizeof(c->pend))
+			c->pend[c->npend++] = b;
+		else
+			c->dropped++;
+	}
+	return true;
+}
+
+/* The input thread. A terminal is always read (the escape must work at once,
+ * whatever the guest does); a pipe or a file only when everything read
+ * before was taken (back-pressure: no byte of it is lost). */
 static void *reader(void *arg)
 {
 	struct console *c = arg;
-	uint8_t buf[64];
 	for (;;) {
-		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return NULL; /* EOF: the guest just gets no more input */
-		size_t w = 0;
-		for (ssize_t i = 0; i < n; i++) {
-			if (c->raw && c->escape) {
-				c->escape = false;
-				if (buf[i] == 'x' || buf[i] == 'X') {
-					c->quit(c->quit_ctx);
-					return NULL;
-				}
-				if (buf[i] != CTRL_A)
-					continue;
-			} else if (c->raw && buf[i] == CTRL_A) {
-				c->escape = true;
+		push_pending(c);
+		bool want = !c->in_eof && (c->raw || c->npend == 0);
+		struct pollfd pf[3] = {{.fd = c->stop_fd, .events = POLLIN},
+				       {.fd = c->room_fd, .events = POLLIN},
+				       {.fd = want ? STDIN_FILENO : -1, .events = POLLIN}};
+		if (poll(pf, 3, -1) < 0) {
+			if (errno == EINTR)
 				continue;
-			}
-			buf[w++] = buf[i];
+			return NULL;
 		}
-		push_all(c, buf, w);
+		if (pf[0].revents)
+			return NULL;
+		if (pf[1].revents & POLLIN) {
+			uint64_t n;
+			if (read(c->room_fd, &n, sizeof(n)) < 0) {
+				/* another wake-up already took the count */
+			}
+		}
+		if (pf[2].revents) {
+			uint8_t buf[64];
+			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0)
+				c->in_eof = true; /* EOF: the guest just gets no more input */
+			else if (!take_input(c, buf, (size_t)n))
+				return NULL;
+		}
 	}
 }
 
@@ -107,8 +125,10 @@ int console_init(struct console *c, struct uart8250 *uart, void (*quit)(void *),
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_mutex_init(&c->rx_lock, NULL);
-	pthread_cond_init(&c->rx_room, NULL);
+	c->room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->room_fd < 0 || c->stop_fd < 0)
+		return -errno;
 	c->uart = uart;
 	c->quit = quit;
 	c->quit_ctx = quit_ctx;
@@ -130,11 +150,18 @@ int console_init(struct console *c, struct uart8250 *uart, void (*quit)(void *),
 
 void console_fini(struct console *c)
 {
+	if (c->reader) {
+		uint64_t one = 1;
+		if (write(c->stop_fd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(c->thread, NULL);
+		c->reader = false;
+	}
 	pthread_mutex_lock(&c->lock);
 	flush_locked(c);
 	pthread_mutex_unlock(&c->lock);
-	if (c->raw)
+	if (c->raw) {
+		tcflush(STDIN_FILENO, TCIFLUSH); /* typed, never taken: not for the shell */
 		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
+	}
 	c->raw = false;
-	/* The reader may be blocked in read(); the process ends without joining it. */
 }

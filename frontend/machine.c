@@ -54,7 +54,7 @@ static void on_reset(void *ctx, enum sysreset_source src)
 
 void machine_quit(void *ctx)
 {
-	machine_set_exit_status(ctx, 0);
+	machine_set_exit_status(ctx, HYVE_EXIT_QUIT);
 	machine_end(ctx, VM_SUSPEND_EXIT);
 }
 

@@ -185,8 +185,9 @@ done
 CON_PTY=$TMPD/con-pty.py
 cat >"$CON_PTY" <<'EOF'
 # Runs hyve on a pseudo-terminal and types into it like a person would.
-# argv: MODE (quit | poweroff) HYVE ARGS...; prints problems, exits 1 if any.
-import os, re, subprocess, sys, termios, threading, time
+# argv: MODE (quit | quit-unread | poweroff) HYVE ARGS...; prints problems,
+# exits 1 if any.
+import fcntl, os, re, struct, subprocess, sys, termios, threading, time
 
 mode, cmd = sys.argv[1], sys.argv[2:]
 master, slave = os.openpty()
@@ -223,7 +224,15 @@ def typed(text, delay=0.03):
 threading.Thread(target=reader, daemon=True).start()
 proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=subprocess.PIPE, start_new_session=True)
 try:
-    if wait_for(rb"hyve\$ ", "prompt"):
+    if mode == "quit-unread":
+        # A guest that never reads COM1: type more than its FIFO holds, then
+        # Ctrl-A x must end hyve at once, and no typed key may be left for
+        # the shell.
+        wait_for(rb"spin: spinning forever", "the guest's line")
+        typed("x" * 40 + "\r" + "echo left over\r", 0.005)
+        time.sleep(0.3)
+        typed("\x01x", 0.05)
+    elif wait_for(rb"hyve\$ ", "prompt"):
         lflag = termios.tcgetattr(slave)[3]
         if lflag & (termios.ICANON | termios.ECHO | termios.ISIG):
             problems.append("the terminal is not in raw mode while hyve runs")
@@ -246,6 +255,8 @@ try:
             typed("nope\x03")
             wait_for(rb"nope\^C", "Ctrl-C")
             typed("\x01x", 0.05)  # Ctrl-A x: quit
+        elif mode == "quit-unread":
+            pass
         else:
             typed("poweroff\r")
             wait_for(rb"powering off", "power-off message")
@@ -255,10 +266,14 @@ try:
         proc.kill()
         rc = proc.wait()
         problems.append("hyve did not end")
-    if rc != 0:
-        problems.append("exit status %d, want 0" % rc)
+    want = 0 if mode == "poweroff" else 16
+    if rc != want:
+        problems.append("exit status %d, want %d" % (rc, want))
     if termios.tcgetattr(slave) != saved:
         problems.append("the terminal modes were not restored")
+    left = struct.unpack("i", fcntl.ioctl(slave, termios.FIONREAD, b"\0\0\0\0"))[0]
+    if left:
+        problems.append("%d typed bytes left in the terminal for the shell" % left)
 finally:
     if proc.poll() is None:
         proc.kill()
@@ -272,7 +287,7 @@ if problems:
         print("stderr: " + err)
     sys.exit(1)
 EOF
-con_pty() { # NAME MODE
+con_pty() { # NAME MODE [GUEST]
 	con_wanted "$1" || return
 	if ! command -v python3 >/dev/null; then
 		N_SKIP=$((N_SKIP + 1))
@@ -281,10 +296,11 @@ con_pty() { # NAME MODE
 	fi
 	local t1 t2 out why=
 	t1=$(date +%s.%N)
-	out=$(timeout -k 5 120 python3 "$CON_PTY" "$2" "$HYVE" "${CON_TMO[@]}" "$CON_ELF" 2>&1) || why=${out:-python3 failed}
+	out=$(timeout -k 5 120 python3 "$CON_PTY" "$2" "$HYVE" "${CON_TMO[@]}" "${3:-$CON_ELF}" 2>&1) || why=${out:-python3 failed}
 	t2=$(date +%s.%N)
 	con_result "$1" "$why" "$(printf '%.2f' "$(echo "$t2 - $t1" | bc)")"
 	[ "$VERBOSE" = 1 ] && [ -n "$out" ] && echo "    $out"
 }
 con_pty console/pty/type-edit-ctrl-a-x quit
 con_pty console/pty/poweroff poweroff
+con_pty console/pty/ctrl-a-x-unread-guest quit-unread "$G/spin.elf"
