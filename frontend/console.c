@@ -8,6 +8,7 @@
 #include "frontend/console.h"
 
 #define CTRL_A 0x01
+#define CONSOLE_IDLE_MS 50
 
 static void write_all(const char *p, size_t n)
 {
@@ -33,6 +34,7 @@ void console_tx(void *ctx, uint8_t byte)
 	struct console *c = ctx;
 	pthread_mutex_lock(&c->lock);
 	c->out[c->nout++] = (char)byte;
+	c->out_gen++;
 	if (c->tty_out || byte == '\n' || c->nout == sizeof(c->out))
 		flush_locked(c);
 	pthread_mutex_unlock(&c->lock);
@@ -95,10 +97,21 @@ static void *reader(void *arg)
 		struct pollfd pf[3] = {{.fd = c->stop_fd, .events = POLLIN},
 				       {.fd = c->room_fd, .events = POLLIN},
 				       {.fd = want ? STDIN_FILENO : -1, .events = POLLIN}};
-		if (poll(pf, 3, -1) < 0) {
+		/* Output to a pipe or a file goes out by lines; a partial one (a
+		 * prompt) goes out after CONSOLE_IDLE_MS without more output. */
+		int r = poll(pf, 3, c->tty_out ? -1 : CONSOLE_IDLE_MS);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return NULL;
+		}
+		if (r == 0) {
+			pthread_mutex_lock(&c->lock);
+			if (c->nout && c->out_gen == c->idle_gen)
+				flush_locked(c);
+			c->idle_gen = c->out_gen;
+			pthread_mutex_unlock(&c->lock);
+			continue;
 		}
 		if (pf[0].revents)
 			return NULL;

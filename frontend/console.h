@@ -35,6 +35,8 @@ struct console {
 	void *quit_ctx;           /* (c) */
 	char out[4096];           /* (lock) pending output when stdout is not a terminal */
 	size_t nout;              /* (lock) */
+	unsigned out_gen;         /* (lock) counts console_tx() calls */
+	unsigned idle_gen;        /* (lock) out_gen at the reader's last idle tick */
 };
 
 /* Sets the console up: raw mode when stdin is a terminal, and a reader thread

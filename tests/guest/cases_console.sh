@@ -181,6 +181,35 @@ for p in ipi-exit spinup-ap; do
 		-- "${CON_TMO[@]}" --cpus 4 --ap-startup=$p "$CON_ELF"
 done
 
+# A prompt without a newline reaches a pipe while the guest waits for input
+# (a line-buffered console showed it only at exit), and SIGTERM ends hyve
+# with 128 + 15.
+con_prompt() {
+	local name=console/pipe/prompt-flushed
+	con_wanted "$name" || return
+	local fifo=$TMPD/con-fifo out=$TMPD/con-out err=$TMPD/con-err why= t1 t2 rc
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	t1=$(date +%s.%N)
+	"$HYVE" "${CON_TMO[@]}" "$CON_ELF" <"$fifo" >"$out" 2>"$err" &
+	local pid=$!
+	exec {hold}>"$fifo" # stdin stays open: the guest waits at its prompt
+	local i
+	for ((i = 0; i < 150; i++)); do
+		tail -c 6 "$out" 2>/dev/null | grep -q 'hyve\$ $' && break
+		sleep 0.1
+	done
+	tail -c 6 "$out" | grep -q 'hyve\$ $' || why="the prompt 'hyve\$ ' did not reach the pipe within 15 s"
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	exec {hold}>&-
+	[ "$rc" = 143 ] || why="${why:+$why; }exit status $rc after SIGTERM, want 143"
+	t2=$(date +%s.%N)
+	con_result "$name" "$why" "$(printf '%.2f' "$(echo "$t2 - $t1" | bc)")" "$out" "$err"
+}
+con_prompt
+
 # --- a real terminal ---
 CON_PTY=$TMPD/con-pty.py
 cat >"$CON_PTY" <<'EOF'
