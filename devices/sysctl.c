@@ -309,6 +309,27 @@ void pmevt_write(struct pmcnt *p, unsigned offset, unsigned size, uint32_t value
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* ---- pvpanic ---- */
+
+void pvpanic_init(struct pvpanic *p, const struct pvpanic_ops *ops, void *ctx)
+{
+	p->ops = ops;
+	p->ctx = ctx;
+}
+
+uint8_t pvpanic_read(struct pvpanic *p, unsigned offset)
+{
+	(void)p;
+	return offset == 0 ? PVPANIC_EVENTS : 0xff;
+}
+
+void pvpanic_write(struct pvpanic *p, unsigned offset, uint8_t value)
+{
+	uint8_t ev = value & PVPANIC_EVENTS;
+	if (offset == 0 && ev && p->ops && p->ops->on_event)
+		p->ops->on_event(p->ctx, ev);
+}
+
 /* --- port I/O bus handlers --- */
 
 BUS_SIZED_REGS_HANDLER(debugexit_pio, struct debugexit, uint32_t, debugexit_read, debugexit_write)
@@ -335,6 +356,8 @@ I8042_PORT(i8042_pio_data, I8042_OFF_DATA)
 I8042_PORT(i8042_pio_cmd, I8042_OFF_CMD)
 
 BUS_BYTE_REGS_HANDLER(port80_pio, struct port80, port80_read, port80_write)
+
+BUS_BYTE_REGS_HANDLER(pvpanic_pio, struct pvpanic, pvpanic_read, pvpanic_write)
 
 BUS_SIZED_REGS_HANDLER(pmcnt_pio, struct pmcnt, uint16_t, pmcnt_read, pmcnt_write)
 

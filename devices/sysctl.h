@@ -164,6 +164,34 @@ uint8_t i8042_read(struct i8042 *k, unsigned offset);
 /* Guest byte write to I8042_OFF_CMD (command) or I8042_OFF_DATA (data). */
 void i8042_write(struct i8042 *k, unsigned offset, uint8_t value);
 
+/* ---- QEMU's ISA pvpanic device (QEMU docs/specs/pvpanic.rst) -------------
+ * One byte register at port 0x505, described to the guest by the DSDT
+ * (\_SB.PEVT, _HID "QEMU0001"; loaders/acpi.c). A read returns the events
+ * the device supports; a write reports events: bit 0 the guest panicked,
+ * bit 1 a crash kernel was loaded. Other bits are ignored. No lock: the
+ * device has no mutable state. */
+#define PVPANIC_PORT 0x505
+#define PVPANIC_LEN 1
+#define PVPANIC_PANICKED 0x01
+#define PVPANIC_CRASH_LOADED 0x02
+#define PVPANIC_EVENTS (PVPANIC_PANICKED | PVPANIC_CRASH_LOADED)
+
+struct pvpanic_ops {
+	/* the guest reported events (a nonzero subset of PVPANIC_EVENTS);
+	 * called without any lock of this device */
+	void (*on_event)(void *ctx, uint8_t events);
+};
+
+struct pvpanic {
+	const struct pvpanic_ops *ops; /* (i) may be NULL */
+	void *ctx;                     /* (i) */
+};
+
+void pvpanic_init(struct pvpanic *p, const struct pvpanic_ops *ops, void *ctx);
+/* Offset 0 reads PVPANIC_EVENTS; any other offset reads 0xff. */
+uint8_t pvpanic_read(struct pvpanic *p, unsigned offset);
+void pvpanic_write(struct pvpanic *p, unsigned offset, uint8_t value);
+
 /* ---- POST code port 0x80 (QEMU hw/i386/pc.c ioport80_read/write) ---------
  * Writes are ignored by the machine (Linux uses outb to 0x80 as an I/O
  * delay); hyve keeps the last code for diagnostics and reports each write
@@ -246,6 +274,8 @@ int port92_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *
 int i8042_pio_data(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
 /* I8042_CMD_PORT. */
 int i8042_pio_cmd(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
+/* PVPANIC_PORT. */
+int pvpanic_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
 /* PORT80_PORT. */
 int port80_pio(void *opaque, uint64_t offset, unsigned size, bool wr, uint64_t *val);
 /* PMCNT_PORT. */

@@ -58,6 +58,21 @@ void machine_quit(void *ctx)
 	machine_end(ctx, VM_SUSPEND_EXIT);
 }
 
+/* pvpanic: a panicked guest ends hyve with its own status (it would
+ * otherwise sit in its panic loop, or reboot, forever); a crash kernel that
+ * takes over is only noted. */
+static void on_panic_event(void *ctx, uint8_t events)
+{
+	struct machine *m = ctx;
+	if (events & PVPANIC_PANICKED) {
+		say("the guest panicked (pvpanic)");
+		machine_set_exit_status(m, HYVE_EXIT_PANIC);
+		machine_end(m, VM_SUSPEND_EXIT);
+	} else {
+		say("the guest loaded a crash kernel (pvpanic)");
+	}
+}
+
 static void on_poweroff(void *ctx)
 {
 	machine_end(ctx, VM_SUSPEND_POWEROFF);
@@ -173,6 +188,7 @@ static const struct pmtimer_ops pmtimer_ops = {.now_ns = dev_now_ns};
 static const struct debugexit_ops dbg_ops = {.on_exit = on_debug_exit};
 static const struct sysreset_ops reset_ops = {.on_reset = on_reset};
 static const struct pmcnt_ops pm_ops = {.on_poweroff = on_poweroff};
+static const struct pvpanic_ops panic_ops = {.on_event = on_panic_event};
 
 /* The machine's port devices: pure data, each device's own bus handler and
  * where the device lies inside struct machine (the testdev lines are the
@@ -193,6 +209,7 @@ static const struct device_slot pio_devices[] = {
 	{"i8042-data", I8042_DATA_PORT, 1, i8042_pio_data, offsetof(struct machine, kbd)},
 	{"i8042-cmd", I8042_CMD_PORT, 1, i8042_pio_cmd, offsetof(struct machine, kbd)},
 	{"post", PORT80_PORT, PORT80_LEN, port80_pio, offsetof(struct machine, post)},
+	{"pvpanic", PVPANIC_PORT, PVPANIC_LEN, pvpanic_pio, offsetof(struct machine, panic)},
 	{"acpi-pm1a-cnt", PMCNT_PORT, PMCNT_LEN, pmcnt_pio, offsetof(struct machine, pm)},
 	{"acpi-pm1a-evt", PMEVT_PORT, PMEVT_LEN, pmevt_pio, offsetof(struct machine, pm)},
 	{"i8259-master", I8259_PORT_MASTER, 2, i8259_pio_master, offsetof(struct machine, pic)},
@@ -240,6 +257,7 @@ int machine_init(struct machine *m)
 		return -1;
 	}
 	debugexit_init(&m->dbg, &dbg_ops, m);
+	pvpanic_init(&m->panic, &panic_ops, m);
 	vm_timer_init(&m->pit_glue.timer, pit_fired, m);
 	vm_timer_init(&m->rtc_glue.timer, rtc_fired, m);
 	vm_set_pic(m->vm, &vm_pic_ops, m);

@@ -51,6 +51,7 @@ struct machine {
 	struct port92 p92;             /* (c) machine_init */
 	struct i8042 kbd;              /* (c) machine_init */
 	struct port80 post;            /* (c) machine_init */
+	struct pvpanic panic;          /* (c) machine_init */
 	struct pmcnt pm;               /* (c) machine_init */
 	struct i8259 pic;              /* (c) machine_init */
 	struct i8254 pit;              /* (c) machine_init */

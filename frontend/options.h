@@ -18,6 +18,7 @@ enum hyve_status {
 	HYVE_EXIT_HALTED = 12,   /* every vCPU halted with interrupts off: it can never run again */
 	HYVE_EXIT_HOST = 14,     /* host problem: /dev/kvm missing, out of memory, ioctl failure */
 	HYVE_EXIT_QUIT = 16,     /* the user typed Ctrl-A x on the console */
+	HYVE_EXIT_PANIC = 18,    /* the guest reported a panic (pvpanic, port 0x505) */
 };
 
 enum ap_startup { AP_STARTUP_IPI_EXIT = 0, AP_STARTUP_SPINUP_AP = 1 };

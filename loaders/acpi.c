@@ -104,17 +104,28 @@
 #define INTI_LEVEL (0x3u << 2)
 #define MADT_NMI_LINT 1 /* the PC wires NMI to LINT1 */
 
-/* DSDT body (ACPI 20.2 AML grammar), hand-assembled:
- *   08             NameOp                      (20.2.5.1 DefName)
- *   5F 53 35 5F    NameSeg "_S5_"              (20.2.2; in the root scope)
- *   12             PackageOp                   (20.2.5.4 DefPackage)
- *   06             PkgLength: 6 bytes from here to the end, 1-byte
- *                  encoding (20.2.4: bits 7:6 = 0, bits 5:0 = length)
- *   04             NumElements = 4
- *   00 00 00 00    ZeroOp x 4: SLP_TYPa, SLP_TYPb, reserved, reserved
- * i.e. Name (_S5, Package (4) {0, 0, 0, 0}), what iASL emits for it. */
-static const uint8_t dsdt_aml[] = {0x08, 0x5F, 0x53, 0x35, 0x5F, 0x12,
-				   0x06, 0x04, 0x00, 0x00, 0x00, 0x00};
+/* DSDT body (ACPI 20.2 AML grammar), hand-assembled, what iASL emits for
+ *   Name (_S5, Package (4) {0, 0, 0, 0})
+ *   Scope (\_SB) {
+ *       Device (PEVT) {             QEMU's ISA pvpanic device (pvpanic.rst)
+ *           Name (_HID, "QEMU0001")
+ *           Name (_CRS, ResourceTemplate () { IO (Decode16, 0x505, 0x505, 1, 1) })
+ *       }
+ *   }
+ * Encodings: 08 NameOp, 12 PackageOp, 10 ScopeOp, 5B 82 DeviceOp, 0D String
+ * prefix, 11 BufferOp, 0A BytePrefix (20.2.5); a PkgLength below 64 is one
+ * byte counting itself and what follows (20.2.4); 5C the root prefix; the
+ * I/O port descriptor 47 (6.4.2.5: decodes 16 bits, min, max, alignment,
+ * length) and the end tag 79 00 (6.4.2.9). Linux binds pvpanic-mmio to
+ * QEMU0001 (built in with CONFIG_PVPANIC_MMIO=y). */
+static const uint8_t dsdt_aml[] = {
+	0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,       /* _S5_ */
+	0x10, 0x2F, 0x5C, '_', 'S', 'B', '_',                                     /* Scope (\_SB), 47 bytes */
+	0x5B, 0x82, 0x27, 'P', 'E', 'V', 'T',                                     /* Device (PEVT), 39 bytes */
+	0x08, '_', 'H', 'I', 'D', 0x0D, 'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0x00, /* _HID */
+	0x08, '_', 'C', 'R', 'S', 0x11, 0x0D, 0x0A, 0x0A,                         /* _CRS, Buffer (10) */
+	0x47, 0x01, 0x05, 0x05, 0x05, 0x05, 0x01, 0x01,                           /* IO 0x505, 1 port */
+	0x79, 0x00};                                                              /* end tag */
 
 #define MADT_SIZE(nl, nx)                                                                          \
 	(MADT_FIXED + (nl) * MADT_LAPIC_SIZE + (nx) * MADT_X2APIC_SIZE + MADT_IOAPIC_SIZE +        \

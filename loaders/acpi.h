@@ -15,9 +15,9 @@
  *   0xF0080  RSDT -> FADT, MADT (44 bytes)
  *   0xF00C0  XSDT -> FADT, MADT (52 bytes)
  *   0xF0100  FADT (ACPI 6.5 layout, 276 bytes) -> FACS, DSDT
- *   0xF0220  DSDT (48 bytes: header + \_S5_)
- *   0xF0260  MADT (44 + 8 per xAPIC vCPU + 16 per x2APIC vCPU + 38 or 50
- *            bytes; 14438 bytes for 1024 vCPUs, ending at 0xF3AC6)
+ *   0xF0220  DSDT (96 bytes: header + \_S5_ + \_SB.PEVT, the pvpanic device)
+ *   0xF02C0  MADT (44 + 8 per xAPIC vCPU + 16 per x2APIC vCPU + 38 or 50
+ *            bytes; 14438 bytes for 1024 vCPUs, ending at 0xF3B26)
  * acpi_result repeats each address; the extent used is [start, end).
  *
  * What the tables describe (and what the frontend must provide):
@@ -59,7 +59,7 @@
 #define ACPI_XSDT_ADDR 0xF00C0ULL
 #define ACPI_FADT_ADDR 0xF0100ULL
 #define ACPI_DSDT_ADDR 0xF0220ULL
-#define ACPI_MADT_ADDR 0xF0260ULL
+#define ACPI_MADT_ADDR 0xF02C0ULL
 
 #define ACPI_XAPIC_MAX_ID 254 /* highest APIC ID described by a type-0 structure */
 #define ACPI_IOAPIC_ID 0

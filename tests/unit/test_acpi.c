@@ -216,14 +216,24 @@ static void check_fadt(const struct fx *f, struct parsed *p)
 		      get32(fc + 20) == 0 && get64(fc + 24) == 0,
 	      "FACS: hardware signature, waking vectors, global lock, flags 0");
 
-	/* DSDT: Name (_S5, Package (4) {0, 0, 0, 0}). */
+	/* DSDT: Name (_S5, Package (4) {0, 0, 0, 0}) and the pvpanic device
+	 * \_SB.PEVT (QEMU0001, I/O port 0x505). */
 	uint32_t dl = table(f, p->dsdt, "DSDT");
-	CHECK_EQ(dl, 48, "DSDT: valid, 48 bytes");
-	if (dl == 48) {
-		static const uint8_t aml[12] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0, 0, 0, 0};
+	CHECK_EQ(dl, 96, "DSDT: valid, 96 bytes");
+	if (dl == 96) {
+		static const uint8_t s5[12] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0, 0, 0, 0};
 		const uint8_t *d = gp(f, p->dsdt, dl);
 		CHECK_EQ(d[8], 2, "DSDT: revision 2");
-		CHECK(memcmp(d + 36, aml, sizeof(aml)) == 0, "DSDT: AML body is \\_S5_ {0,0,0,0}");
+		CHECK(memcmp(d + 36, s5, sizeof(s5)) == 0, "DSDT: AML begins with \\_S5_ {0,0,0,0}");
+		const uint8_t *sc = d + 48;
+		CHECK(sc[0] == 0x10 && sc[1] == 60 - 12 - 1 && memcmp(sc + 2, "\\_SB_", 5) == 0,
+		      "DSDT: Scope (\\_SB) spans the rest of the table");
+		CHECK(sc[7] == 0x5B && sc[8] == 0x82 && sc[9] == 60 - 12 - 7 - 2 && memcmp(sc + 10, "PEVT", 4) == 0,
+		      "DSDT: Device (PEVT) spans the rest of the scope");
+		CHECK(memcmp(sc + 14, "\x08_HID\x0dQEMU0001", 15) == 0, "DSDT: PEVT._HID is \"QEMU0001\"");
+		static const uint8_t crs[19] = {0x08, '_', 'C', 'R', 'S', 0x11, 0x0D, 0x0A, 0x0A, 0x47,
+						0x01, 0x05, 0x05, 0x05, 0x05, 0x01, 0x01, 0x79, 0x00};
+		CHECK(memcmp(sc + 29, crs, sizeof(crs)) == 0, "DSDT: PEVT._CRS is one 16-bit I/O port at 0x505");
 	}
 }
 
@@ -366,7 +376,7 @@ static void test_errors(void)
 	/* A smaller rebuild leaves no stale table bytes behind. */
 	fx_init(&f, 2 * MIB);
 	CHECK_EQ(acpi_build(&f.m, 1024, &f.r, f.err, sizeof(f.err)), 0, "rebuild: 1024 vCPUs");
-	CHECK_EQ(f.r.end, 0xF3AC6, "1024 vCPUs: MADT ends at 0xF3AC6 (as acpi.h says)");
+	CHECK_EQ(f.r.end, 0xF3B26, "1024 vCPUs: MADT ends at 0xF3B26 (as acpi.h says)");
 	CHECK_EQ(acpi_build(&f.m, 2, &f.r, f.err, sizeof(f.err)), 0, "rebuild: then 2 vCPUs");
 	CHECK(all_bytes(&f, f.r.end, ACPI_LIMIT - f.r.end, 0), "rebuild: old MADT tail cleared");
 	fx_fini(&f);

@@ -36,6 +36,20 @@ static const struct debugexit_ops dx_ops = {.on_exit = on_exit_cb};
 static const struct sysreset_ops rs_ops = {.on_reset = on_reset_cb};
 static const struct port80_ops p80_ops = {.on_post = on_post_cb};
 
+struct pv_rec {
+	unsigned n;
+	uint8_t ev;
+};
+
+static void on_pvpanic_cb(void *ctx, uint8_t events)
+{
+	struct pv_rec *r = ctx;
+	r->n++;
+	r->ev = events;
+}
+
+static const struct pvpanic_ops pv_ops = {.on_event = on_pvpanic_cb};
+
 static void on_poweroff_cb(void *ctx)
 {
 	(*(int *)ctx)++;
@@ -224,6 +238,28 @@ int main(void)
 	v = 0x2a;
 	debugexit_pio(&dx, 0, 1, true, &v);
 	CHECK(r.exits == 1 && r.exit_value == 0x2a, "debugexit_pio exits with the value");
+
+	/* ---- pvpanic ---- */
+	struct pvpanic pp;
+	struct pv_rec pr = {0};
+	pvpanic_init(&pp, &pv_ops, &pr);
+	CHECK_EQ(pvpanic_read(&pp, 0), PVPANIC_PANICKED | PVPANIC_CRASH_LOADED, "pvpanic reads its events");
+	CHECK_EQ(pvpanic_read(&pp, 1), 0xff, "pvpanic: other offsets read all ones");
+	v = 0;
+	pvpanic_pio(&pp, 0, 1, true, &v);
+	CHECK_EQ(pr.n, 0, "pvpanic: writing 0 reports nothing");
+	v = 0xfc;
+	pvpanic_pio(&pp, 0, 1, true, &v);
+	CHECK_EQ(pr.n, 0, "pvpanic: unknown bits are ignored");
+	v = 0x101;
+	pvpanic_pio(&pp, 0, 2, true, &v);
+	CHECK(pr.n == 1 && pr.ev == PVPANIC_PANICKED, "pvpanic: bit 0 reports a panic (low byte of a word)");
+	v = PVPANIC_CRASH_LOADED;
+	pvpanic_pio(&pp, 0, 1, true, &v);
+	CHECK(pr.n == 2 && pr.ev == PVPANIC_CRASH_LOADED, "pvpanic: bit 1 reports a crash kernel");
+	pvpanic_init(&pp, NULL, NULL);
+	pvpanic_write(&pp, 0, 1);
+	CHECK(1, "pvpanic without callbacks does nothing");
 
 	test_pmcnt();
 	return tap_done();
