@@ -53,7 +53,7 @@ GUEST_ELFS := $(GUESTS:%=$(BUILD)/guests/%.elf)
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all run check check-unit check-guest guests unit clean deps
-all: $(BUILD)/hyve guests unit
+all: $(BUILD)/hyve $(BUILD)/san/hyve guests unit
 
 guests: $(GUEST_ELFS)
 unit: $(UNIT_BINS)
@@ -66,6 +66,13 @@ $(BUILD)/obj/frontend/default_guest.o: ALL_CFLAGS += -DDEFAULT_GUEST_PATH='"$(BU
 $(BUILD)/hyve: $(FRONTEND_OBJS) $(LIB_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# hyve under ASan+UBSan (LeakSanitizer included), the sanitizer runtimes linked
+# in statically so that the binary also runs in the nested tier's L1.
+FRONTEND_SAN_OBJS := $(FRONTEND_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/obj/frontend/default_guest.o
+$(BUILD)/san/hyve: $(FRONTEND_SAN_OBJS) $(LIB_SAN_OBJS)
+	@echo "  LD-SAN  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -static-libasan -static-libubsan -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

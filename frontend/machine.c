@@ -265,3 +265,27 @@ int machine_init(struct machine *m)
 		bus_set_trace(&m->bus, tracer_io_event, &m->tracer);
 	return register_devices(m) < 0 ? -1 : 0;
 }
+
+void machine_destroy(struct machine *m)
+{
+	if (!m->threads)
+		return; /* machine_init never ran */
+	bus_destroy(&m->bus);
+	uart_destroy(&m->uart);
+	fwcfg_destroy(&m->fw);
+	rstctl_destroy(&m->rcr);
+	port92_destroy(&m->p92);
+	i8042_destroy(&m->kbd);
+	port80_destroy(&m->post);
+	pmcnt_destroy(&m->pm);
+	i8259_destroy(&m->pic);
+	i8254_destroy(&m->pit);
+	rtc_destroy(&m->rtc);
+	if (m->done_fd >= 0)
+		close(m->done_fd);
+	pthread_mutex_destroy(&m->threads_lock);
+	free(m->threads);
+	free(m->has_thread);
+	m->threads = NULL;
+	m->has_thread = NULL;
+}

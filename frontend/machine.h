@@ -74,6 +74,9 @@ void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* machine.c. Creates every device, registers the port table and wires the
  * interrupts and timers; m->opt and m->vm must be set. 0, or -1 (said why). */
 int machine_init(struct machine *m);
+/* Tears down what machine_init built (after vm_destroy: no vCPU or timer
+ * thread may call a device any more). Safe on a partly built machine. */
+void machine_destroy(struct machine *m);
 /* Ends the VM (vm_suspend) and wakes the main thread. Any thread. */
 void machine_end(struct machine *m, enum vm_suspend_how how);
 /* The process exit status, chosen once: the first caller wins (a guest's

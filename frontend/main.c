@@ -147,16 +147,18 @@ int main(int argc, char **argv)
 	int maxcpus = vm_max_cpus(!opt.no_x2apic);
 	if (maxcpus < 0) {
 		say("cannot open /dev/kvm: %s", strerror(-maxcpus));
-		return HYVE_EXIT_HOST;
+		goto out_opt;
 	}
 	if ((int)opt.cpus > maxcpus) {
 		say("--cpus: %u vCPUs requested; this host allows at most %d%s", opt.cpus, maxcpus,
 		    opt.no_x2apic ? " without x2APIC" : "");
-		return HYVE_EXIT_USAGE;
+		status = HYVE_EXIT_USAGE;
+		goto out_opt;
 	}
 	if (tracer_init(&m->tracer, opt.trace & TRACE_APIC, opt.trace & TRACE_IO, opt.trace_file) < 0) {
 		say("--trace-file: cannot open '%s': %s", opt.trace_file, strerror(errno));
-		return HYVE_EXIT_USAGE;
+		status = HYVE_EXIT_USAGE;
+		goto out_opt;
 	}
 	struct vm_config cfg = {
 		.ncpus = opt.cpus,
@@ -169,10 +171,11 @@ int main(int argc, char **argv)
 	int r = vm_create(&cfg, &m->vm, err, sizeof(err));
 	if (r < 0) {
 		say("%s", err);
-		return r == -EINVAL ? HYVE_EXIT_USAGE : HYVE_EXIT_HOST;
+		status = r == -EINVAL ? HYVE_EXIT_USAGE : HYVE_EXIT_HOST;
+		goto out_tracer;
 	}
 	if (machine_init(m) < 0 || load_fwcfg(m) < 0)
-		return HYVE_EXIT_HOST;
+		goto out_vm;
 
 	struct vm_boot_cpu boot;
 	const char *kind = "?";
@@ -225,11 +228,19 @@ int main(int argc, char **argv)
 	if (opt.verbose || timed_out || status == HYVE_EXIT_HALTED)
 		report(m, opt.verbose || opt.cpus > 1);
 out_con:
-	console_fini(&m->con);
+	console_fini(&m->con); /* joins the console's reader */
 out_vm:
+	/* Every vCPU thread is joined: the VM goes first (it stops the timer
+	 * thread that drives the device timers), then the devices. */
+	vm_destroy(m->vm);
+	machine_destroy(m);
+out_tracer:
 	tracer_close(&m->tracer);
+out_opt:
+	if (sfd >= 0)
+		close(sfd);
+	free(m);
+	options_free(&opt);
 	fflush(stdout);
-	/* The vCPU threads are joined; the console reader may still block in read(),
-	 * so the process ends here rather than tearing every device down. */
-	_exit(status);
+	return status;
 }

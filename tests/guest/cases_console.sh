@@ -31,6 +31,12 @@ CON_ELF=$G/console_echo.elf
 CON_TMO=(--timeout 20)
 
 con_result() { # NAME WHY SECS [OUTFILE ERRFILE]
+	local name=${CASE_PREFIX:-}$1
+	shift
+	set -- "$name" "$@"
+	if [ -z "$2" ] && [ -n "${CASE_NOT_ERR:-}" ] && [ $# -ge 5 ] && grep -Eq -- "$CASE_NOT_ERR" "$5"; then
+		set -- "$1" "stderr has /$CASE_NOT_ERR/" "${@:3}"
+	fi
 	if [ -z "$2" ]; then
 		N_PASS=$((N_PASS + 1))
 		echo "ok   $1 (${3}s)"
@@ -46,6 +52,8 @@ con_result() { # NAME WHY SECS [OUTFILE ERRFILE]
 }
 
 con_wanted() { # NAME: 0 if the case runs; counts a skip without /dev/kvm
+	[ -n "${CASE_SKIP_RE:-}" ] && [[ $1 =~ $CASE_SKIP_RE ]] && return 1
+	set -- "${CASE_PREFIX:-}$1"
 	[ -n "$FILTER" ] && ! [[ $1 =~ $FILTER ]] && return 1
 	case_start "$1" || return 1
 	if [ "$KVM_OK" = 0 ]; then

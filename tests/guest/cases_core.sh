@@ -69,13 +69,15 @@ json_check() {
 		python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$TRACE_JSON" 2>/dev/null ||
 			why="${why:+$why; }python3 cannot parse it"
 	fi
+	local n=${CASE_PREFIX:-}trace/json-contents
 	if [ -z "$why" ]; then
-		N_PASS=$((N_PASS + 1)); echo "ok   trace/json-contents"
+		N_PASS=$((N_PASS + 1)); echo "ok   $n"
 	else
-		N_FAIL=$((N_FAIL + 1)); FAILED+=(trace/json-contents); echo "FAIL trace/json-contents: $why"
+		N_FAIL=$((N_FAIL + 1)); FAILED+=("$n"); echo "FAIL $n: $why"
 	fi
 }
-if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ trace/json-contents =~ $FILTER ]]; } && case_start trace/json-contents; then
+if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ ${CASE_PREFIX:-}trace/json-contents =~ $FILTER ]]; } &&
+	case_start "${CASE_PREFIX:-}trace/json-contents"; then
 	json_check
 fi
 
@@ -92,13 +94,16 @@ sigusr2_check() {
 	[ "$(grep -c 'vcpus configured=2 allocated=1 started=1' "$err")" -ge 2 ] ||
 		why="${why:+$why; }no report on SIGUSR2 before the one at the timeout"
 	grep -q 'vCPU 1 never ran: never got INIT' "$err" || why="${why:+$why; }no never-ran verdict"
+	[ -n "${CASE_NOT_ERR:-}" ] && grep -Eq -- "$CASE_NOT_ERR" "$err" && why="${why:+$why; }stderr has /$CASE_NOT_ERR/"
+	local n=${CASE_PREFIX:-}report/sigusr2
 	if [ -z "$why" ]; then
-		N_PASS=$((N_PASS + 1)); echo "ok   report/sigusr2"
+		N_PASS=$((N_PASS + 1)); echo "ok   $n"
 	else
-		N_FAIL=$((N_FAIL + 1)); FAILED+=(report/sigusr2); echo "FAIL report/sigusr2: $why"; sed 's/^/    err: /' "$err"
+		N_FAIL=$((N_FAIL + 1)); FAILED+=("$n"); echo "FAIL $n: $why"; sed 's/^/    err: /' "$err"
 	fi
 }
-if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ report/sigusr2 =~ $FILTER ]]; } && case_start report/sigusr2; then
+if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ ${CASE_PREFIX:-}report/sigusr2 =~ $FILTER ]]; } &&
+	case_start "${CASE_PREFIX:-}report/sigusr2"; then
 	sigusr2_check
 elif [ "$KVM_OK" = 0 ]; then
 	N_SKIP=$((N_SKIP + 1))
