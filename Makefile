@@ -42,6 +42,7 @@ include frontend/module.mk
 include guests/module.mk
 include tests/module.mk
 include bench/module.mk
+include fuzz/module.mk
 
 LIB_SRCS := $(VMM_SRCS) $(DEV_SRCS) $(LOADER_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -128,7 +129,7 @@ run: deps $(BUILD)/hyve
 # and the nested SVM tier (tests/nested-svm.sh).
 # HYVE_SKIP_LINUX=1 leaves the Linux boots out (counted as skipped),
 # HYVE_SKIP_NESTED=1 the nested tier.
-check: deps all bench-build
+check: deps all bench-build fuzz-build
 	$(Q)tests/run-tests --build $(BUILD)
 
 check-unit: all
