@@ -110,11 +110,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned op = fz_u8(&f);
 		if (op < 200) {
 			const struct port *p = &ports[op % NPORTS];
-			unsigned sz = 1u << (fz_u8(&f) % 3), off = fz_u8(&f) % p->len;
+			uint8_t how = fz_u8(&f); /* bits 1:0 size, bit 2 write: independent of the port */
+			unsigned sz = 1u << (how % 3), off = fz_u8(&f) % p->len;
 			if (off + sz > p->len)
 				sz = 1; /* the bus keeps accesses inside the range */
 			uint64_t v = fz_u32(&f);
-			bool wr = op & 1;
+			bool wr = how & 4;
 			if (!wr)
 				v = 0;
 			p->fn((char *)&pc + p->off, off, sz, wr, &v);
