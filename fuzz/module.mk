@@ -5,7 +5,8 @@
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=gnu11 -I. -Iinclude \
               -Wall -Wextra -Wno-unused-parameter
-FUZZ_TARGETS := vlapic apic_dest ioapic devices loaders
+# One target per fuzz/fuzz_NAME.c (tools/fuzz and tests/run-tests list the same files).
+FUZZ_TARGETS := $(sort $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c)))
 fuzz_vlapic_SRCS := vmm/vlapic.c vmm/apic_dest.c
 fuzz_apic_dest_SRCS := vmm/apic_dest.c
 fuzz_ioapic_SRCS := vmm/vioapic.c
