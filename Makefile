@@ -163,6 +163,16 @@ check-linux: deps $(BUILD)/hyve
 check-linux-stock: deps $(BUILD)/hyve
 	$(Q)HYVE_LINUX_STOCK=1 tests/run-tests --build $(BUILD) --only guest --filter '^linux-stock/'
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary and the man page.
+PREFIX ?= /usr/local
+.PHONY: install uninstall
+install: $(BUILD)/hyve
+	install -D -m 0755 $(BUILD)/hyve $(DESTDIR)$(PREFIX)/bin/hyve
+	install -D -m 0644 docs/hyve.1 $(DESTDIR)$(PREFIX)/share/man/man1/hyve.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/hyve $(DESTDIR)$(PREFIX)/share/man/man1/hyve.1
+
 clean:
 	rm -rf $(BUILD)
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +61,62 @@ static int read_file(const char *path, const char *what, uint8_t **data, size_t 
 	return 0;
 }
 
+/* One way to load the image: Multiboot, or a Linux boot protocol. */
+struct load_try {
+	const struct mb_load_params *mb;  /* Multiboot, or NULL */
+	const struct linux_load_params *lx; /* Linux, or NULL */
+};
+
+static int try_load(const struct guest_mem *gm, const struct load_try *t, char *err, size_t errlen)
+{
+	if (t->mb) {
+		struct mb_load_result res;
+		return mb_load(gm, t->mb, &res, err, errlen);
+	}
+	struct linux_load_result lr;
+	return linux_load(gm, t->lx, &lr, err, errlen);
+}
+
+/* The smallest --memory, in whole MiB above have, with which t loads; 0 if
+ * none up to the MMIO hole does. The loaders fail with -E2BIG when more RAM
+ * would help; this tries sizes on scratch memory (reserved, not committed:
+ * only the pages the loader writes are touched) by bisection. */
+static uint64_t min_memory(const struct load_try *t, uint64_t have)
+{
+	const uint64_t mib = 1ULL << 20, top = GMEM_LOWMEM_LIMIT;
+	uint8_t *host = mmap(NULL, top, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (host == MAP_FAILED)
+		return 0;
+	char err[256];
+	struct guest_mem gm;
+	uint64_t lo = have / mib, hi = top / mib; /* lo fails; is hi enough? */
+	gmem_layout(&gm, host, hi * mib);
+	if (try_load(&gm, t, err, sizeof(err)) != 0) {
+		munmap(host, top);
+		return 0;
+	}
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		gmem_layout(&gm, host, mid * mib);
+		if (try_load(&gm, t, err, sizeof(err)) == 0)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	munmap(host, top);
+	return hi * mib;
+}
+
+/* A load that failed for want of RAM says the smallest --memory that works. */
+static void say_load_error(struct machine *m, const struct load_try *t, int rc, const char *what, const char *err)
+{
+	uint64_t need = rc == -E2BIG ? min_memory(t, vm_guest_mem(m->vm)->ram_size) : 0;
+	if (need)
+		say("%s: %s; it needs --memory %lluM or more", what, err, (unsigned long long)(need >> 20));
+	else
+		say("%s: %s", what, err);
+}
+
 /* A Linux kernel: bzImage through the 64-bit boot protocol or an ELF vmlinux
  * through PVH (Documentation/arch/x86/boot.rst). One --initrd file. */
 static int load_linux(struct machine *m, const uint8_t *image, size_t size, const uint8_t *initrd,
@@ -70,8 +127,9 @@ static int load_linux(struct machine *m, const uint8_t *image, size_t size, cons
 				       .initrd = initrd, .initrd_size = initrd_size, .rsdp_addr = rsdp};
 	struct linux_load_result lr;
 	char err[256];
-	if (linux_load(gm, &lp, &lr, err, sizeof(err)) < 0) {
-		say("%s: %s", m->opt->kernel, err);
+	int rc = linux_load(gm, &lp, &lr, err, sizeof(err));
+	if (rc < 0) {
+		say_load_error(m, &(struct load_try){.lx = &lp}, rc, m->opt->kernel, err);
 		return -1;
 	}
 	int r = lr.kind == LINUX_IMAGE_BZIMAGE ? linux_build_long_mode(gm, LINUX_TABLES_ADDR, cpu)
@@ -153,6 +211,10 @@ int load_guest(struct machine *m, struct vm_boot_cpu *cpu, const char **kind)
 		mb_boot_cpu(&res, cpu);
 		*kind = "Multiboot";
 	} else if (mr == -ENOEXEC && o->kernel && linux_probe(img, image_size) != LINUX_IMAGE_UNKNOWN) {
+		if (o->nmodule_opts) {
+			say("--module: a Linux kernel takes no Multiboot modules; give its initramfs with --initrd FILE");
+			goto out;
+		}
 		if (o->nmodules > 1 || (o->nmodules == 1 && strchr(o->modules[0], ' '))) {
 			say("--initrd: a Linux kernel takes one initrd file without arguments");
 			goto out;
@@ -160,8 +222,17 @@ int load_guest(struct machine *m, struct vm_boot_cpu *cpu, const char **kind)
 		if (load_linux(m, img, image_size, o->nmodules ? moddata[0] : NULL,
 			       o->nmodules ? mods[0].size : 0, rsdp, cpu, kind) < 0)
 			goto out;
+	} else if (mr == -ENOEXEC && o->kernel && image_size) {
+		/* Neither: say why each format refused it. */
+		struct linux_load_params lp = {.image = img, .image_size = image_size, .cmdline = o->append};
+		struct linux_load_result lr;
+		char lerr[256];
+		(void)linux_load(vm_guest_mem(m->vm), &lp, &lr, lerr, sizeof(lerr));
+		say("%s: not a kernel hyve can boot: Multiboot: %s; Linux (bzImage, PVH ELF): %s", o->kernel, err,
+		    lerr);
+		goto out;
 	} else {
-		say("%s: %s", o->kernel ? o->kernel : "built-in guest", err);
+		say_load_error(m, &(struct load_try){.mb = &p}, mr, o->kernel ? o->kernel : "built-in guest", err);
 		goto out;
 	}
 	r = 0;

@@ -16,8 +16,12 @@ static void usage(FILE *f)
 	      "Boots KERNEL on KVM: a Multiboot v1 image, a Linux bzImage or a Linux vmlinux\n"
 	      "with a PVH note (without KERNEL: the built-in SMP demo).\n"
 	      "\n"
-	      "  -c, --cpus N            configured vCPUs (default 1; max 255 without x2APIC)\n"
-	      "  -m, --memory SIZE       guest RAM, K/M/G suffix (default 256M)\n"
+	      "  -c, --cpus N            configured vCPUs, 1 to 1024 (default 1; at most 255\n"
+	      "                          with --no-x2apic); APIC ID = vCPU id\n"
+	      "      --smp N             the same, QEMU's spelling (also cpus=N)\n"
+	      "  -m, --memory SIZE       guest RAM, 2M to 1T, K/M/G/T suffix, fractions allowed\n"
+	      "                          (1.5G); a bare number is MiB (default 256M)\n"
+	      "      --kernel FILE       the kernel (instead of KERNEL)\n"
 	      "  -a, --append STR        kernel command line (after the kernel's name, as QEMU)\n"
 	      "      --initrd \"F A,F2\"   Multiboot modules: comma-separated \"FILE ARGS\" (as QEMU);\n"
 	      "                          Linux: the initramfs file\n"
@@ -31,9 +35,14 @@ static void usage(FILE *f)
 	      "  -h, --help              this text\n"
 	      "  -V, --version           print the version\n"
 	      "\n"
+	      "The guest's COM1 is stdin/stdout. On a terminal, Ctrl-A x ends hyve (status\n"
+	      "16) and Ctrl-A Ctrl-A types one Ctrl-A. SIGUSR2 prints the vCPU report so far\n"
+	      "on stderr; SIGINT and SIGTERM end hyve with status 128+N.\n"
+	      "\n"
 	      "Exit status: 0 poweroff, (V<<1)|1 when the guest writes V to port 0xf4,\n"
 	      "2 usage, 4 reset, 6 triple fault, 8 internal error, 10 timeout,\n"
-	      "12 all vCPUs halted for good, 14 host error. See docs/exits.md.\n",
+	      "12 all vCPUs halted for good, 14 host error, 16 Ctrl-A x, 18 guest panic\n"
+	      "(pvpanic). See docs/exits.md and man hyve.\n",
 	      f);
 }
 
@@ -48,12 +57,26 @@ static int fail(const char *fmt, const char *a, const char *b)
 int parse_size(const char *s, uint64_t *out)
 {
 	char *end;
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s || !*s || *s == '-' || *s == '+' || *s == '.')
 		return -1;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return -1;
+	/* A decimal fraction ("1.5G", as QEMU's -m): up to 9 digits, and the
+	 * result must be a whole number of bytes. */
+	unsigned long long frac = 0, den = 1;
+	if (*end == '.') {
+		end++;
+		if (*end < '0' || *end > '9')
+			return -1;
+		for (; *end >= '0' && *end <= '9'; end++) {
+			if (den == 1000000000ULL)
+				return -1;
+			frac = frac * 10 + (unsigned)(*end - '0');
+			den *= 10;
+		}
+	}
 	unsigned shift = 0;
 	if (*end) {
 		switch (*end) {
@@ -73,9 +96,15 @@ int parse_size(const char *s, uint64_t *out)
 	} else {
 		shift = 20; /* a bare number is MiB, as QEMU's -m */
 	}
+	unsigned __int128 f = (unsigned __int128)frac << shift;
 	if (v > (UINT64_MAX >> shift))
 		return -1;
-	*out = (uint64_t)v << shift;
+	if (f % den)
+		return -2;
+	unsigned __int128 bytes = ((unsigned __int128)v << shift) + f / den;
+	if (bytes > UINT64_MAX)
+		return -1;
+	*out = (uint64_t)bytes;
 	return 0;
 }
 
@@ -102,25 +131,137 @@ static int add_module(struct options *o, const char *spec, const char *opt)
 	return 0;
 }
 
+enum { OPT_INITRD = 256, OPT_MODULE, OPT_AP, OPT_NOX2, OPT_TRACE, OPT_TFILE, OPT_TIMEOUT, OPT_KERNEL, OPT_SMP };
+static const struct option longopts[] = {
+	{"cpus", required_argument, NULL, 'c'},
+	{"smp", required_argument, NULL, OPT_SMP},
+	{"memory", required_argument, NULL, 'm'},
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"append", required_argument, NULL, 'a'},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"module", required_argument, NULL, OPT_MODULE},
+	{"ap-startup", required_argument, NULL, OPT_AP},
+	{"no-x2apic", no_argument, NULL, OPT_NOX2},
+	{"trace", required_argument, NULL, OPT_TRACE},
+	{"trace-file", required_argument, NULL, OPT_TFILE},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+static const char shortopts[] = ":c:m:a:vhV";
+
+/* QEMU's single-dash spellings a QEMU user types first (qemu-options.hx),
+ * with what hyve has instead (NULL: hyve has no such option, and why). */
+static const struct {
+	const char *qemu, *hyve, *why;
+} qemu_words[] = {
+	{"kernel", "--kernel FILE (or FILE alone)", NULL},
+	{"initrd", "--initrd", NULL},
+	{"append", "--append", NULL},
+	{"smp", "--smp N (or --cpus N)", NULL},
+	{"nographic", NULL, "the guest's COM1 is always this terminal"},
+	{"serial", NULL, "the guest's COM1 is always this terminal"},
+	{"display", NULL, "hyve has no display; COM1 is this terminal"},
+	{"vga", NULL, "hyve has no display; COM1 is this terminal"},
+	{"enable-kvm", NULL, "hyve always runs on KVM"},
+	{"accel", NULL, "hyve always runs on KVM"},
+	{"machine", NULL, "hyve has one machine model (docs/architecture.md)"},
+	{"M", NULL, "hyve has one machine model (docs/architecture.md)"},
+	{"cpu", NULL, "the guest sees the host's CPU model (--no-x2apic hides x2APIC)"},
+	{"no-reboot", NULL, "a guest reset always ends hyve (status 4)"},
+	{"no-shutdown", NULL, "a guest poweroff always ends hyve (status 0)"},
+	{"device", NULL, "hyve's devices are fixed (README)"},
+	{"drive", NULL, "hyve has no disks: use --initrd"},
+	{"hda", NULL, "hyve has no disks: use --initrd"},
+	{"netdev", NULL, "hyve has no network devices"},
+	{"bios", NULL, "hyve loads the kernel itself: no firmware"},
+	{"monitor", NULL, "hyve has no monitor; SIGUSR2 prints the vCPU report"},
+	{"gdb", NULL, "hyve has no GDB stub yet"},
+	{"daemonize", NULL, "run hyve in the background with the shell's &"},
+};
+
+/* True when word is one of hyve's long options spelt with one dash. */
+static const struct option *single_dash_long(const char *word)
+{
+	for (const struct option *l = longopts; l->name; l++) {
+		size_t n = strlen(l->name);
+		if (!strncmp(word, l->name, n) && (!word[n] || word[n] == '='))
+			return l;
+	}
+	return NULL;
+}
+
+/* True when argv[i] is the value of the option before it (a separate word). */
+static bool takes_next(const char *prev)
+{
+	if (!prev || prev[0] != '-' || !prev[1])
+		return false;
+	if (prev[1] == '-') {
+		if (strchr(prev, '='))
+			return false;
+		size_t n = strlen(prev + 2);
+		for (const struct option *l = longopts; n && l->name; l++)
+			if (!strncmp(prev + 2, l->name, n)) /* getopt_long takes unique prefixes */
+				return l->has_arg == required_argument;
+		return false;
+	}
+	/* A short-option cluster: the last letter takes the next word as its value
+	 * only when no letter before it took the rest of the word. */
+	for (const char *c = prev + 1; *c; c++) {
+		const char *d = strchr(shortopts + 1, *c);
+		if (d && d[1] == ':')
+			return c[1] == 0;
+	}
+	return false;
+}
+
+/* QEMU users write -smp 4, -kernel F, -append S: getopt would read -append
+ * as -a "ppend". Such a word gets an error with hyve's spelling. */
+static int check_single_dash(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *w = argv[i];
+		if (!strcmp(w, "--"))
+			break;
+		if (i > 1 && takes_next(argv[i - 1]))
+			continue;
+		if (w[0] != '-' || w[1] == '-' || !w[1] || !w[2])
+			continue;
+		for (size_t q = 0; q < sizeof(qemu_words) / sizeof(qemu_words[0]); q++) {
+			if (strcmp(w + 1, qemu_words[q].qemu))
+				continue;
+			if (qemu_words[q].hyve)
+				return fail("'%s' is QEMU's spelling: hyve's is %s", w, qemu_words[q].hyve);
+			if (qemu_words[q].why)
+				return fail("'%s' is a QEMU option hyve does not have: %s", w, qemu_words[q].why);
+		}
+		const struct option *l = single_dash_long(w + 1);
+		if (l) {
+			char spelt[32];
+			snprintf(spelt, sizeof(spelt), "--%s", l->name);
+			return fail("'%s' needs two dashes: %s", w, spelt);
+		}
+	}
+	return 0;
+}
+
+/* --smp as QEMU takes it: "N" or "cpus=N"; hyve has no CPU topology. */
+static int parse_smp(const char *s, uint32_t *cpus)
+{
+	const char *v = !strncmp(s, "cpus=", 5) ? s + 5 : s;
+	if (strchr(v, ','))
+		return fail("--smp: '%s': hyve has no CPU topology (sockets, cores, threads): give a vCPU "
+			    "count, --smp N",
+			    s, NULL);
+	if (parse_u32(v, cpus) || *cpus < 1 || *cpus > VM_MAXCPU)
+		return fail("--smp: '%s' is not a vCPU count from 1 to 1024", s, NULL);
+	return 0;
+}
+
 int options_parse(struct options *o, int argc, char **argv)
 {
-	enum { OPT_INITRD = 256, OPT_MODULE, OPT_AP, OPT_NOX2, OPT_TRACE, OPT_TFILE, OPT_TIMEOUT };
-	static const struct option longopts[] = {
-		{"cpus", required_argument, NULL, 'c'},
-		{"memory", required_argument, NULL, 'm'},
-		{"append", required_argument, NULL, 'a'},
-		{"initrd", required_argument, NULL, OPT_INITRD},
-		{"module", required_argument, NULL, OPT_MODULE},
-		{"ap-startup", required_argument, NULL, OPT_AP},
-		{"no-x2apic", no_argument, NULL, OPT_NOX2},
-		{"trace", required_argument, NULL, OPT_TRACE},
-		{"trace-file", required_argument, NULL, OPT_TFILE},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
 	memset(o, 0, sizeof(*o));
 	o->cpus = 1;
 	o->memory = 256ULL << 20;
@@ -128,19 +269,36 @@ int options_parse(struct options *o, int argc, char **argv)
 	const char *initrd = NULL;
 	const char *extra[HYVE_MAX_MODULES];
 	unsigned nextra = 0;
+	const char *kernel_opt = NULL;
 	int c;
+	if (check_single_dash(argc, argv))
+		return -1;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":c:m:a:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'c':
 			if (parse_u32(optarg, &o->cpus) || o->cpus < 1 || o->cpus > VM_MAXCPU)
 				return fail("--cpus: '%s' is not a vCPU count from 1 to 1024", optarg, NULL);
 			break;
+		case OPT_SMP:
+			if (parse_smp(optarg, &o->cpus))
+				return -1;
+			break;
+		case OPT_KERNEL:
+			if (kernel_opt)
+				return fail("--kernel given twice ('%s' and '%s')", kernel_opt, optarg);
+			kernel_opt = optarg;
+			break;
 		case 'm':
-			if (parse_size(optarg, &o->memory))
-				return fail("--memory: '%s' is not a size (a number with K, M or G)", optarg, NULL);
+			switch (parse_size(optarg, &o->memory)) {
+			case -1:
+				return fail("--memory: '%s' is not a size (a number, e.g. 1.5G, with K, M, G or T)",
+					    optarg, NULL);
+			case -2:
+				return fail("--memory: '%s' is not a whole number of bytes", optarg, NULL);
+			}
 			if (o->memory < (2ULL << 20) || o->memory > (1ULL << 40) || (o->memory & 0xfff))
 				return fail("--memory: '%s' must be a multiple of 4K from 2M to 1T", optarg, NULL);
 			break;
@@ -213,6 +371,10 @@ int options_parse(struct options *o, int argc, char **argv)
 		o->kernel = argv[optind++];
 	if (optind < argc)
 		return fail("unexpected argument '%s' (one KERNEL only; quote --append values)", argv[optind], NULL);
+	if (kernel_opt && o->kernel)
+		return fail("two kernels: --kernel '%s' and '%s'", kernel_opt, o->kernel);
+	if (kernel_opt)
+		o->kernel = kernel_opt;
 	if (o->kernel && !*o->kernel)
 		return fail("empty kernel file name", NULL, NULL);
 	if (o->no_x2apic && o->cpus > 255) {
@@ -231,6 +393,7 @@ int options_parse(struct options *o, int argc, char **argv)
 	for (unsigned i = 0; i < nextra; i++)
 		if (add_module(o, extra[i], "--module"))
 			return -1;
+	o->nmodule_opts = nextra;
 	return 0;
 }
 

@@ -34,6 +34,7 @@ struct options {
 	const char *append;        /* --append, default "" */
 	const char *modules[HYVE_MAX_MODULES]; /* "FILE ARGS" strings, --initrd entries then --module */
 	unsigned nmodules;
+	unsigned nmodule_opts;     /* how many of them came from --module (the last ones) */
 	enum ap_startup ap_startup;
 	bool no_x2apic;
 	unsigned trace;            /* TRACE_* */
@@ -49,7 +50,9 @@ struct options {
 int options_parse(struct options *o, int argc, char **argv);
 void options_free(struct options *o);
 
-/* Parses a size with an optional K/M/G/T suffix (binary). -1 on error. */
+/* Parses a size: a number with an optional decimal fraction ("1.5") and an
+ * optional K/M/G/T suffix (binary; none: MiB, as QEMU's -m). -1 when it is
+ * not a size, -2 when it is not a whole number of bytes. */
 int parse_size(const char *s, uint64_t *out);
 
 #endif

@@ -1,4 +1,4 @@
-/* mkbadimg.c: host tool writing malformed Multiboot kernels for hyve's command-line error tests.
+/* mkbadimg.c: host tool writing malformed kernels (and two tiny PVH ones) for hyve's command-line error tests.
  *
  * Usage: mkbadimg OUTDIR      (OUTDIR must exist; prints nothing on success)
  *
@@ -30,6 +30,10 @@
  *                  64 MiB: fails with any -m below 65 MiB (-E2BIG), e.g. 8 MiB:
  *                  "ELF program header 0: p_paddr 0x100000 + p_memsz 0x4000000
  *                   is not in guest RAM (guest low RAM ends at 0x800000)"
+ *                  (hyve adds the smallest --memory that fits: 66M)
+ *   pvh            a valid Linux vmlinux as far as the loader sees: ELF64
+ *                  with a PVH entry note and one PT_LOAD at 1 MiB (HLT).
+ *   pvh-big        the same with p_memsz 64 MiB (needs --memory 65M or more).
  *   huge           as too-big with p_memsz 0xc0000000: fails with any RAM size
  *                  (ends past the 3 GiB MMIO hole; -EINVAL), e.g. with 8 MiB:
  *                  "ELF program header 0: p_paddr 0x100000 + p_memsz 0xc0000000
@@ -142,6 +146,30 @@ static size_t elf64(uint8_t *b)
 	return IMG_SIZE;
 }
 
+/* ELF64 x86-64 vmlinux with a PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY, type
+ * 18, name "Xen") and one PT_LOAD of memsz bytes at LOAD_ADDR: HLT. */
+static size_t pvh_elf64(uint8_t *b, uint64_t memsz)
+{
+	elf64(b);
+	memset(b + sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr), 0, sizeof(Elf64_Phdr) + 12); /* no multiboot header */
+	put16(b + offsetof(Elf64_Ehdr, e_phnum), 2);
+	uint8_t *load = b + sizeof(Elf64_Ehdr), *note = load + sizeof(Elf64_Phdr);
+	put64(load + offsetof(Elf64_Phdr, p_memsz), memsz);
+	uint64_t off = sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr);
+	put32(note + offsetof(Elf64_Phdr, p_type), PT_NOTE);
+	put32(note + offsetof(Elf64_Phdr, p_flags), PF_R);
+	put64(note + offsetof(Elf64_Phdr, p_offset), off);
+	put64(note + offsetof(Elf64_Phdr, p_filesz), 20);
+	put64(note + offsetof(Elf64_Phdr, p_memsz), 20);
+	put64(note + offsetof(Elf64_Phdr, p_align), 4);
+	put32(b + off, 4);       /* namesz */
+	put32(b + off + 4, 4);   /* descsz */
+	put32(b + off + 8, 18);  /* type: XEN_ELFNOTE_PHYS32_ENTRY */
+	memcpy(b + off + 12, "Xen", 4);
+	put32(b + off + 16, LOAD_ADDR);
+	return IMG_SIZE;
+}
+
 /* ELF32 header claiming 4 program headers at 0x40 in a 0x68-byte file. */
 static size_t bad_elf(uint8_t *b)
 {
@@ -219,6 +247,8 @@ int main(int argc, char **argv)
 	EMIT("aout-bad-load", aout_bad_load(b));
 	EMIT("too-big", elf32(b, 64u << 20, 0x3, mb_checksum(0x3)));
 	EMIT("huge", elf32(b, 0xc0000000u, 0x3, mb_checksum(0x3)));
+	EMIT("pvh", pvh_elf64(b, IMG_SIZE - TEXT_OFF));
+	EMIT("pvh-big", pvh_elf64(b, 64u << 20));
 #undef EMIT
 
 	free(b);
