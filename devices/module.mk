@@ -24,3 +24,6 @@ UNIT_TESTS += test_rtc
 test_rtc_SRCS := devices/rtc.c
 UNIT_TESTS += test_pmtimer
 test_pmtimer_SRCS := devices/pmtimer.c
+DEV_SRCS += devices/pci.c
+UNIT_TESTS += test_pci
+test_pci_SRCS := devices/pci.c

@@ -190,46 +190,68 @@ static const struct sysreset_ops reset_ops = {.on_reset = on_reset};
 static const struct pmcnt_ops pm_ops = {.on_poweroff = on_poweroff};
 static const struct pvpanic_ops panic_ops = {.on_event = on_panic_event};
 
-/* The machine's port devices: pure data, each device's own bus handler and
- * where the device lies inside struct machine (the testdev lines are the
+/* The PCI functions on bus 0 (devices/pci.h): the i440FX host bridge and the
+ * PIIX3 ISA bridge behind which the ISA devices below sit, as QEMU's `pc`
+ * machine shows them (subsystem 1af4:1100, QEMU's). A device is one entry. */
+static const struct pci_func_desc pci_funcs[] = {
+	{.name = "host-bridge", .slot = 0, .func = 0, .vendor = 0x8086, .device = 0x1237, .revision = 0x02,
+	 .class_code = 0x060000, .subsys_vendor = 0x1af4, .subsys = 0x1100},
+	{.name = "isa-bridge", .slot = 1, .func = 0, .vendor = 0x8086, .device = 0x7000,
+	 .class_code = 0x060100, .subsys_vendor = 0x1af4, .subsys = 0x1100},
+};
+
+/* The machine's devices on the bus: pure data, each device's own bus handler
+ * and where the device lies inside struct machine (the testdev lines are the
  * machine's own: they drive its ISA IRQ wiring). */
 struct device_slot {
 	const char *name;
-	uint16_t port, len;
+	enum bus_space space;
+	uint64_t base, len;
 	bus_handler_fn *fn;
 	size_t opaque_off; /* offset of the device inside struct machine */
 };
 
-static const struct device_slot pio_devices[] = {
-	{"uart8250", UART_COM1_BASE, UART_NREGS, uart_pio, offsetof(struct machine, uart)},
-	{"fw_cfg", FWCFG_IO_BASE, FWCFG_IO_LEN, fwcfg_pio, offsetof(struct machine, fw)},
-	{"isa-debug-exit", DEBUGEXIT_BASE, DEBUGEXIT_LEN, debugexit_pio, offsetof(struct machine, dbg)},
-	{"reset-control", RCR_PORT, RCR_LEN, rstctl_pio, offsetof(struct machine, rcr)},
-	{"port92", PORT92_PORT, PORT92_LEN, port92_pio, offsetof(struct machine, p92)},
-	{"i8042-data", I8042_DATA_PORT, 1, i8042_pio_data, offsetof(struct machine, kbd)},
-	{"i8042-cmd", I8042_CMD_PORT, 1, i8042_pio_cmd, offsetof(struct machine, kbd)},
-	{"post", PORT80_PORT, PORT80_LEN, port80_pio, offsetof(struct machine, post)},
-	{"pvpanic", PVPANIC_PORT, PVPANIC_LEN, pvpanic_pio, offsetof(struct machine, panic)},
-	{"acpi-pm1a-cnt", PMCNT_PORT, PMCNT_LEN, pmcnt_pio, offsetof(struct machine, pm)},
-	{"acpi-pm1a-evt", PMEVT_PORT, PMEVT_LEN, pmevt_pio, offsetof(struct machine, pm)},
-	{"i8259-master", I8259_PORT_MASTER, 2, i8259_pio_master, offsetof(struct machine, pic)},
-	{"i8259-slave", I8259_PORT_SLAVE, 2, i8259_pio_slave, offsetof(struct machine, pic)},
-	{"i8259-elcr", I8259_PORT_ELCR, 2, i8259_pio_elcr, offsetof(struct machine, pic)},
-	{"i8254", I8254_PORT_BASE, I8254_NREGS, i8254_pio, offsetof(struct machine, pit)},
-	{"port61", I8254_PORT61, 1, i8254_pio_port61, offsetof(struct machine, pit)},
-	{"rtc", RTC_PORT_INDEX, RTC_NPORTS, rtc_pio, offsetof(struct machine, rtc)},
-	{"acpi-pm-timer", PMTIMER_PORT, PMTIMER_LEN, pmtimer_pio, offsetof(struct machine, pmtmr)},
-	{"testdev-irq", TESTDEV_IRQ_PORT, TESTDEV_NLINES, testdev_irq_pio, 0},
+#define PIO BUS_PIO,
+#define MMIO BUS_MMIO,
+static const struct device_slot bus_devices[] = {
+	{"uart8250", PIO UART_COM1_BASE, UART_NREGS, uart_pio, offsetof(struct machine, uart)},
+	{"fw_cfg", PIO FWCFG_IO_BASE, FWCFG_IO_LEN, fwcfg_pio, offsetof(struct machine, fw)},
+	{"isa-debug-exit", PIO DEBUGEXIT_BASE, DEBUGEXIT_LEN, debugexit_pio, offsetof(struct machine, dbg)},
+	/* 0xCF8-0xCFF; its byte 0xCF9 is the reset control register (m->rcr) */
+	{"pci-conf1", PIO PCI_CONF1_PORT, PCI_CONF1_LEN, pci_conf1_pio, offsetof(struct machine, pci)},
+	{"pci-io-window", PIO PCI_IO_WINDOW_BASE, PCI_IO_WINDOW_LIMIT - PCI_IO_WINDOW_BASE, pci_io_window,
+	 offsetof(struct machine, pci)},
+	{"pci-ecam", MMIO PCI_ECAM_BASE, PCI_ECAM_SIZE, pci_ecam_mmio, offsetof(struct machine, pci)},
+	{"pci-mmio-window", MMIO PCI_MMIO_WINDOW_BASE, PCI_MMIO_WINDOW_SIZE, pci_mmio_window,
+	 offsetof(struct machine, pci)},
+	{"port92", PIO PORT92_PORT, PORT92_LEN, port92_pio, offsetof(struct machine, p92)},
+	{"i8042-data", PIO I8042_DATA_PORT, 1, i8042_pio_data, offsetof(struct machine, kbd)},
+	{"i8042-cmd", PIO I8042_CMD_PORT, 1, i8042_pio_cmd, offsetof(struct machine, kbd)},
+	{"post", PIO PORT80_PORT, PORT80_LEN, port80_pio, offsetof(struct machine, post)},
+	{"pvpanic", PIO PVPANIC_PORT, PVPANIC_LEN, pvpanic_pio, offsetof(struct machine, panic)},
+	{"acpi-pm1a-cnt", PIO PMCNT_PORT, PMCNT_LEN, pmcnt_pio, offsetof(struct machine, pm)},
+	{"acpi-pm1a-evt", PIO PMEVT_PORT, PMEVT_LEN, pmevt_pio, offsetof(struct machine, pm)},
+	{"i8259-master", PIO I8259_PORT_MASTER, 2, i8259_pio_master, offsetof(struct machine, pic)},
+	{"i8259-slave", PIO I8259_PORT_SLAVE, 2, i8259_pio_slave, offsetof(struct machine, pic)},
+	{"i8259-elcr", PIO I8259_PORT_ELCR, 2, i8259_pio_elcr, offsetof(struct machine, pic)},
+	{"i8254", PIO I8254_PORT_BASE, I8254_NREGS, i8254_pio, offsetof(struct machine, pit)},
+	{"port61", PIO I8254_PORT61, 1, i8254_pio_port61, offsetof(struct machine, pit)},
+	{"rtc", PIO RTC_PORT_INDEX, RTC_NPORTS, rtc_pio, offsetof(struct machine, rtc)},
+	{"acpi-pm-timer", PIO PMTIMER_PORT, PMTIMER_LEN, pmtimer_pio, offsetof(struct machine, pmtmr)},
+	{"testdev-irq", PIO TESTDEV_IRQ_PORT, TESTDEV_NLINES, testdev_irq_pio, 0},
 };
+#undef PIO
+#undef MMIO
 
 static int register_devices(struct machine *m)
 {
-	for (size_t i = 0; i < sizeof(pio_devices) / sizeof(pio_devices[0]); i++) {
-		const struct device_slot *d = &pio_devices[i];
+	for (size_t i = 0; i < sizeof(bus_devices) / sizeof(bus_devices[0]); i++) {
+		const struct device_slot *d = &bus_devices[i];
 		void *opaque = (char *)m + d->opaque_off;
-		int r = bus_register(&m->bus, BUS_PIO, d->port, d->len, d->fn, opaque, d->name);
+		int r = bus_register(&m->bus, d->space, d->base, d->len, d->fn, opaque, d->name);
 		if (r < 0) {
-			say("cannot register %s at port 0x%x: %s", d->name, d->port, strerror(-r));
+			say("cannot register %s at %s 0x%llx: %s", d->name, d->space == BUS_PIO ? "port" : "address",
+			    (unsigned long long)d->base, strerror(-r));
 			return r;
 		}
 	}
@@ -252,7 +274,8 @@ int machine_init(struct machine *m)
 	    i8042_init(&m->kbd, &reset_ops, m) < 0 || port80_init(&m->post, NULL, NULL) < 0 ||
 	    pmcnt_init(&m->pm, &pm_ops, m) < 0 || i8259_init(&m->pic, &pic_ops, m) < 0 ||
 	    i8254_init(&m->pit, &pit_ops, &m->pit_glue) < 0 || rtc_init(&m->rtc, &rtc_ops, &m->rtc_glue) < 0 ||
-	    pmtimer_init(&m->pmtmr, &pmtimer_ops, m) < 0) {
+	    pmtimer_init(&m->pmtmr, &pmtimer_ops, m) < 0 ||
+	    pci_init(&m->pci, pci_funcs, NULL, sizeof(pci_funcs) / sizeof(pci_funcs[0]), rstctl_pio, &m->rcr) < 0) {
 		say("cannot set the machine up: out of memory");
 		return -1;
 	}
@@ -281,6 +304,7 @@ void machine_destroy(struct machine *m)
 	i8259_destroy(&m->pic);
 	i8254_destroy(&m->pit);
 	rtc_destroy(&m->rtc);
+	pci_destroy(&m->pci);
 	if (m->done_fd >= 0)
 		close(m->done_fd);
 	pthread_mutex_destroy(&m->threads_lock);

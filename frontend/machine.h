@@ -20,6 +20,7 @@
 #include "devices/fwcfg.h"
 #include "devices/i8254.h"
 #include "devices/i8259.h"
+#include "devices/pci.h"
 #include "devices/pmtimer.h"
 #include "devices/rtc.h"
 #include "devices/sysctl.h"
@@ -57,6 +58,7 @@ struct machine {
 	struct i8254 pit;              /* (c) machine_init */
 	struct rtc rtc;                /* (c) machine_init */
 	struct pmtimer pmtmr;          /* (c) machine_init */
+	struct pci_host pci;           /* (c) machine_init: bus 0, config access, BAR windows */
 	struct timer_dev pit_glue;     /* (c) machine_init: IRQ 0, drives i8254_timer_fired */
 	struct timer_dev rtc_glue;     /* (c) machine_init: IRQ 8, drives rtc_timer_fired */
 	struct console con;            /* (c) main */
