@@ -163,6 +163,11 @@ check-linux: deps $(BUILD)/hyve
 check-linux-stock: deps $(BUILD)/hyve
 	$(Q)HYVE_LINUX_STOCK=1 tests/run-tests --build $(BUILD) --only guest --filter '^linux-stock/'
 
+# The DSDT's AML (loaders/dsdt_aml.h) from its source (loaders/dsdt.asl), with iasl.
+.PHONY: dsdt
+dsdt: deps
+	$(Q)tools/dsdt-aml
+
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary and the man page.
 PREFIX ?= /usr/local
 .PHONY: install uninstall

@@ -17,6 +17,10 @@
 #include "loaders/mptable.h"
 #include "loaders/multiboot.h"
 
+/* The MCFG and the DSDT describe the PCI host bridge's ECAM window. */
+_Static_assert(ACPI_ECAM_BASE == PCI_ECAM_BASE && ACPI_ECAM_BUSES == PCI_ECAM_BUSES,
+	       "loaders/acpi.h and devices/pci.h disagree on the ECAM window");
+
 #define MAX_IMAGE_SIZE (512u << 20) /* kernels and modules larger than this are refused */
 
 extern const unsigned char default_guest_start[], default_guest_end[];

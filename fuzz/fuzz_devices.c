@@ -1,7 +1,9 @@
 /* fuzz_devices.c: every port device of hyve's PC through its own bus
  * handler (devices/: 16550A UART, 8259 pair, 8254 PIT with port 0x61,
  * MC146818 RTC, ACPI PM timer and PM1a, fw_cfg, debug-exit, 0xcf9, 0x92,
- * i8042, 0x80, pvpanic), at any offset and access size, interleaved with
+ * i8042, 0x80, pvpanic, the PCI host bridge's mechanism #1, ECAM and BAR
+ * windows with a function that has I/O, 32- and 64-bit memory BARs), at any
+ * offset and access size, interleaved with
  * what the machine does to them: interrupt lines, INTA cycles, timer
  * expiries with a fake clock, console input. Nothing may crash or hang. */
 #include <stdbool.h>
@@ -10,6 +12,7 @@
 #include "devices/fwcfg.h"
 #include "devices/i8254.h"
 #include "devices/i8259.h"
+#include "devices/pci.h"
 #include "devices/pmtimer.h"
 #include "devices/rtc.h"
 #include "devices/sysctl.h"
@@ -32,6 +35,8 @@ struct pc {
 	struct port80 post;
 	struct pmcnt pm;
 	struct pvpanic panic;
+	struct pci_host pci;
+	uint64_t bar_accesses;
 };
 
 static uint64_t now_ns(void *ctx) { return ((struct pc *)ctx)->now; }
@@ -61,6 +66,28 @@ static const struct sysreset_ops rs_ops = {.on_reset = on_reset};
 static const struct pmcnt_ops pm_ops = {.on_poweroff = on_off};
 static const struct pvpanic_ops pv_ops = {.on_event = on_panic};
 
+/* A PCI function with one BAR of each kind, so BAR sizing and decoding are fuzzed too. */
+static int bar_fn(void *opaque, uint64_t off, unsigned size, bool wr, uint64_t *val)
+{
+	struct pc *pc = opaque;
+	pc->bar_accesses++;
+	if (off + size > 0x4000)
+		__builtin_trap(); /* the decode handed out an access outside the BAR */
+	if (!wr)
+		*val = off;
+	return 0;
+}
+
+static const struct pci_func_desc pci_funcs[] = {
+	{.name = "host", .slot = 0, .vendor = 0x8086, .device = 0x1237, .class_code = 0x060000},
+	{.name = "isa", .slot = 1, .vendor = 0x8086, .device = 0x7000, .class_code = 0x060100},
+	{.name = "dev", .slot = 2, .header_type = 0x80, .vendor = 0x1af4, .device = 0x1000, .int_pin = 1,
+	 .bar = {{.size = 0x40, .flags = PCI_BAR_IO, .handler = bar_fn},
+		 {.size = 0x4000, .handler = bar_fn},
+		 {.size = 0x1000, .flags = PCI_BAR_MEM64 | PCI_BAR_PREFETCH, .handler = bar_fn}}},
+	{.name = "dev.1", .slot = 2, .func = 1, .vendor = 0x1af4, .device = 0x1001},
+};
+
 struct port {
 	bus_handler_fn *fn;
 	size_t off; /* device inside struct pc */
@@ -86,6 +113,10 @@ static const struct port ports[] = {
 	{pmcnt_pio, offsetof(struct pc, pm), PMCNT_LEN},
 	{pmevt_pio, offsetof(struct pc, pm), PMEVT_LEN},
 	{pvpanic_pio, offsetof(struct pc, panic), PVPANIC_LEN},
+	{pci_conf1_pio, offsetof(struct pc, pci), PCI_CONF1_LEN},
+	{pci_io_window, offsetof(struct pc, pci), PCI_IO_WINDOW_LIMIT - PCI_IO_WINDOW_BASE},
+	{pci_ecam_mmio, offsetof(struct pc, pci), PCI_ECAM_SIZE},
+	{pci_mmio_window, offsetof(struct pc, pci), PCI_MMIO_WINDOW_SIZE},
 };
 #define NPORTS (sizeof(ports) / sizeof(ports[0]))
 
@@ -101,6 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    port92_init(&pc.p92, &rs_ops, &pc) || i8042_init(&pc.kbd, &rs_ops, &pc) ||
 	    port80_init(&pc.post, NULL, NULL) || pmcnt_init(&pc.pm, &pm_ops, &pc))
 		return 0;
+	void *const pci_opaque[4] = {NULL, NULL, &pc, NULL};
+	if (pci_init(&pc.pci, pci_funcs, pci_opaque, 4, rstctl_pio, &pc.rcr))
+		__builtin_trap();
 	debugexit_init(&pc.dbg, &dbg_ops, &pc);
 	pvpanic_init(&pc.panic, &pv_ops, &pc);
 	static const uint8_t e820[40] = {0};
@@ -111,7 +145,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (op < 200) {
 			const struct port *p = &ports[op % NPORTS];
 			uint8_t how = fz_u8(&f); /* bits 1:0 size, bit 2 write: independent of the port */
-			unsigned sz = 1u << (how % 3), off = fz_u8(&f) % p->len;
+			unsigned sz = 1u << (how % 3);
+			uint64_t off = fz_u8(&f);
+			if (p->len > 256) /* the PCI windows: a 32-bit offset */
+				off = (uint64_t)fz_u8(&f) << 24 | (uint64_t)fz_u8(&f) << 16 | fz_u8(&f) << 8 | off;
+			off %= p->len;
+			if (p->len > 0x10000 && (how & 8))
+				sz = 8; /* MMIO ranges take 8-byte accesses too */
 			if (off + sz > p->len)
 				sz = 1; /* the bus keeps accesses inside the range */
 			uint64_t v = fz_u32(&f);
@@ -146,5 +186,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	i8042_destroy(&pc.kbd);
 	port80_destroy(&pc.post);
 	pmcnt_destroy(&pc.pm);
+	pci_destroy(&pc.pci);
 	return 0;
 }

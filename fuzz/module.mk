@@ -11,7 +11,7 @@ fuzz_vlapic_SRCS := vmm/vlapic.c vmm/apic_dest.c
 fuzz_apic_dest_SRCS := vmm/apic_dest.c
 fuzz_ioapic_SRCS := vmm/vioapic.c
 fuzz_devices_SRCS := devices/uart8250.c devices/i8259.c devices/i8254.c devices/rtc.c devices/pmtimer.c \
-                     devices/fwcfg.c devices/sysctl.c
+                     devices/fwcfg.c devices/sysctl.c devices/pci.c
 fuzz_loaders_SRCS := loaders/multiboot.c loaders/linux.c loaders/acpi.c loaders/mptable.c loaders/memmap.c vmm/gmem.c
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 60

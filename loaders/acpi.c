@@ -104,28 +104,15 @@
 #define INTI_LEVEL (0x3u << 2)
 #define MADT_NMI_LINT 1 /* the PC wires NMI to LINT1 */
 
-/* DSDT body (ACPI 20.2 AML grammar), hand-assembled, what iASL emits for
- *   Name (_S5, Package (4) {0, 0, 0, 0})
- *   Scope (\_SB) {
- *       Device (PEVT) {             QEMU's ISA pvpanic device (pvpanic.rst)
- *           Name (_HID, "QEMU0001")
- *           Name (_CRS, ResourceTemplate () { IO (Decode16, 0x505, 0x505, 1, 1) })
- *       }
- *   }
- * Encodings: 08 NameOp, 12 PackageOp, 10 ScopeOp, 5B 82 DeviceOp, 0D String
- * prefix, 11 BufferOp, 0A BytePrefix (20.2.5); a PkgLength below 64 is one
- * byte counting itself and what follows (20.2.4); 5C the root prefix; the
- * I/O port descriptor 47 (6.4.2.5: decodes 16 bits, min, max, alignment,
- * length) and the end tag 79 00 (6.4.2.9). Linux binds pvpanic-mmio to
- * QEMU0001 (built in with CONFIG_PVPANIC_MMIO=y). */
-static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,       /* _S5_ */
-	0x10, 0x2F, 0x5C, '_', 'S', 'B', '_',                                     /* Scope (\_SB), 47 bytes */
-	0x5B, 0x82, 0x27, 'P', 'E', 'V', 'T',                                     /* Device (PEVT), 39 bytes */
-	0x08, '_', 'H', 'I', 'D', 0x0D, 'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0x00, /* _HID */
-	0x08, '_', 'C', 'R', 'S', 0x11, 0x0D, 0x0A, 0x0A,                         /* _CRS, Buffer (10) */
-	0x47, 0x01, 0x05, 0x05, 0x05, 0x05, 0x01, 0x01,                           /* IO 0x505, 1 port */
-	0x79, 0x00};                                                              /* end tag */
+/* DSDT body: the AML iasl makes of loaders/dsdt.asl (\_S5_, the pvpanic
+ * device, the PCI host bridge PCI0 with its windows, _OSC and _PRT, and the
+ * motherboard resource that reserves the ECAM window); tools/dsdt-aml. */
+#include "loaders/dsdt_aml.h"
+
+/* MCFG (PCI Firmware 3.2 4.1.2 Table 4-2/4-3): header, 8 reserved bytes, one
+ * 16-byte allocation per segment: base, segment, first and last bus. */
+#define MCFG_SIZE (ACPI_HDR_SIZE + 8 + 16)
+#define MCFG_REVISION 1
 
 #define MADT_SIZE(nl, nx)                                                                          \
 	(MADT_FIXED + (nl) * MADT_LAPIC_SIZE + (nx) * MADT_X2APIC_SIZE + MADT_IOAPIC_SIZE +        \
@@ -135,9 +122,9 @@ static const uint8_t dsdt_aml[] = {
  * worst-case MADT fits the window. */
 _Static_assert(ACPI_RSDP_ADDR + RSDP_SIZE <= ACPI_FACS_ADDR && ACPI_FACS_ADDR % FACS_ALIGN == 0 &&
 		       ACPI_FACS_ADDR + FACS_SIZE <= ACPI_RSDT_ADDR &&
-		       ACPI_RSDT_ADDR + ACPI_HDR_SIZE + 2 * 4 <= ACPI_XSDT_ADDR &&
-		       ACPI_XSDT_ADDR + ACPI_HDR_SIZE + 2 * 8 <= ACPI_FADT_ADDR &&
-		       ACPI_FADT_ADDR + FADT_SIZE <= ACPI_DSDT_ADDR &&
+		       ACPI_RSDT_ADDR + ACPI_HDR_SIZE + ACPI_NTABLES * 4 <= ACPI_XSDT_ADDR &&
+		       ACPI_XSDT_ADDR + ACPI_HDR_SIZE + ACPI_NTABLES * 8 <= ACPI_FADT_ADDR &&
+		       ACPI_FADT_ADDR + FADT_SIZE <= ACPI_MCFG_ADDR && ACPI_MCFG_ADDR + MCFG_SIZE <= ACPI_DSDT_ADDR &&
 		       ACPI_DSDT_ADDR + ACPI_HDR_SIZE + sizeof(dsdt_aml) <= ACPI_MADT_ADDR,
 	       "ACPI tables overlap");
 _Static_assert(ACPI_MADT_ADDR +
@@ -146,7 +133,7 @@ _Static_assert(ACPI_MADT_ADDR +
 	       "ACPI_MAX_CPUS does not fit the ACPI window");
 
 struct acpi_layout {
-	uint64_t rsdp, facs, rsdt, xsdt, fadt, dsdt, madt, end;
+	uint64_t rsdp, facs, rsdt, xsdt, fadt, mcfg, dsdt, madt, end;
 	uint32_t madt_len;
 	unsigned nl, nx;
 };
@@ -185,6 +172,7 @@ static void acpi_plan(unsigned ncpus, struct acpi_layout *l)
 	l->rsdt = ACPI_RSDT_ADDR;
 	l->xsdt = ACPI_XSDT_ADDR;
 	l->fadt = ACPI_FADT_ADDR;
+	l->mcfg = ACPI_MCFG_ADDR;
 	l->dsdt = ACPI_DSDT_ADDR;
 	l->madt = ACPI_MADT_ADDR;
 	l->end = l->madt + l->madt_len;
@@ -322,17 +310,26 @@ int acpi_build(const struct guest_mem *m, unsigned ncpus, struct acpi_result *r,
 	acpi_write_fadt(AT(l.fadt), &l);
 	acpi_write_madt(AT(l.madt), &l);
 
+	t = AT(l.mcfg);
+	acpi_header(t, "MCFG", MCFG_SIZE, MCFG_REVISION);
+	le_st64(t + ACPI_HDR_SIZE + 8, ACPI_ECAM_BASE);
+	le_st16(t + ACPI_HDR_SIZE + 16, 0);                       /* PCI segment group 0 */
+	t[ACPI_HDR_SIZE + 18] = 0;                                /* start bus */
+	t[ACPI_HDR_SIZE + 19] = (uint8_t)(ACPI_ECAM_BUSES - 1);   /* end bus */
+	loader_checksum(MCFG_SIZE, t, ACPI_HDR_OFF_CHECKSUM);
+
+	const uint64_t listed[ACPI_NTABLES] = {l.fadt, l.madt, l.mcfg};
 	t = AT(l.rsdt);
-	acpi_header(t, "RSDT", ACPI_HDR_SIZE + 2 * 4, 1);
-	le_st32(t + ACPI_HDR_SIZE, (uint32_t)l.fadt);
-	le_st32(t + ACPI_HDR_SIZE + 4, (uint32_t)l.madt);
-	loader_checksum(ACPI_HDR_SIZE + 2 * 4, t, ACPI_HDR_OFF_CHECKSUM);
+	acpi_header(t, "RSDT", ACPI_HDR_SIZE + ACPI_NTABLES * 4, 1);
+	for (unsigned i = 0; i < ACPI_NTABLES; i++)
+		le_st32(t + ACPI_HDR_SIZE + 4 * i, (uint32_t)listed[i]);
+	loader_checksum(ACPI_HDR_SIZE + ACPI_NTABLES * 4, t, ACPI_HDR_OFF_CHECKSUM);
 
 	t = AT(l.xsdt);
-	acpi_header(t, "XSDT", ACPI_HDR_SIZE + 2 * 8, 1);
-	le_st64(t + ACPI_HDR_SIZE, l.fadt);
-	le_st64(t + ACPI_HDR_SIZE + 8, l.madt);
-	loader_checksum(ACPI_HDR_SIZE + 2 * 8, t, ACPI_HDR_OFF_CHECKSUM);
+	acpi_header(t, "XSDT", ACPI_HDR_SIZE + ACPI_NTABLES * 8, 1);
+	for (unsigned i = 0; i < ACPI_NTABLES; i++)
+		le_st64(t + ACPI_HDR_SIZE + 8 * i, listed[i]);
+	loader_checksum(ACPI_HDR_SIZE + ACPI_NTABLES * 8, t, ACPI_HDR_OFF_CHECKSUM);
 
 	t = AT(l.rsdp);
 	memcpy(t, "RSD PTR ", 8);
@@ -353,6 +350,7 @@ int acpi_build(const struct guest_mem *m, unsigned ncpus, struct acpi_result *r,
 		.xsdt = l.xsdt,
 		.fadt = l.fadt,
 		.facs = l.facs,
+		.mcfg = l.mcfg,
 		.dsdt = l.dsdt,
 		.madt = l.madt,
 		.n_lapic = l.nl,

@@ -1,4 +1,4 @@
-/* acpi.h: ACPI tables (RSDP, RSDT, XSDT, FADT, FACS, DSDT, MADT) for an ncpus-vCPU PC guest, written into guest RAM.
+/* acpi.h: ACPI tables (RSDP, RSDT, XSDT, FADT, FACS, MCFG, DSDT, MADT) for an ncpus-vCPU PC guest, written into guest RAM.
  *
  * Reference: ACPI Specification 6.5 (cited "ACPI" + section): 5.2.5 RSDP
  * (5.2.5.1 finding it on IA-PC: a 16-byte boundary in 0xE0000-0xFFFFF),
@@ -12,12 +12,13 @@
  * compile time not to overlap):
  *   0xF0000  RSDP v2 (36 bytes; the address to hand to Linux/PVH)
  *   0xF0040  FACS (64 bytes, 64-byte aligned as ACPI 5.2.10 requires)
- *   0xF0080  RSDT -> FADT, MADT (44 bytes)
- *   0xF00C0  XSDT -> FADT, MADT (52 bytes)
+ *   0xF0080  RSDT -> FADT, MADT, MCFG (48 bytes)
+ *   0xF00C0  XSDT -> FADT, MADT, MCFG (60 bytes)
  *   0xF0100  FADT (ACPI 6.5 layout, 276 bytes) -> FACS, DSDT
- *   0xF0220  DSDT (96 bytes: header + \_S5_ + \_SB.PEVT, the pvpanic device)
- *   0xF02C0  MADT (44 + 8 per xAPIC vCPU + 16 per x2APIC vCPU + 38 or 50
- *            bytes; 14438 bytes for 1024 vCPUs, ending at 0xF3B26)
+ *   0xF0220  MCFG (60 bytes: the ECAM window of segment 0, buses 0..0)
+ *   0xF0260  DSDT (header + the AML of loaders/dsdt.asl, about 2 KiB)
+ *   0xF1000  MADT (44 + 8 per xAPIC vCPU + 16 per x2APIC vCPU + 38 or 50
+ *            bytes; 14438 bytes for 1024 vCPUs, ending at 0xF4866)
  * acpi_result repeats each address; the extent used is [start, end).
  *
  * What the tables describe (and what the frontend must provide):
@@ -39,8 +40,15 @@
  *    (devices/rtc.h), IAPC_BOOT_ARCH LEGACY_DEVICES | 8042, RESET_REG I/O
  *    0xCF9 value 6 (devices/sysctl.h RCR), fixed power and sleep buttons
  *    absent, both 32- and 64-bit (X_) addresses filled in.
- *  - DSDT: only \_S5_ = Package {0, 0, 0, 0}: soft-off is SLP_TYP 0 written
- *    with SLP_EN to PM1a_CNT (devices/sysctl.h PMCNT_SLP_TYP_S5).
+ *  - MCFG (PCI Firmware 3.2 4.1.2): ECAM at ACPI_ECAM_BASE for segment 0,
+ *    buses 0..ACPI_ECAM_BUSES-1 (devices/pci.h).
+ *  - DSDT (loaders/dsdt.asl): \_S5_ = Package {0, 0, 0, 0}: soft-off is
+ *    SLP_TYP 0 written with SLP_EN to PM1a_CNT (devices/sysctl.h
+ *    PMCNT_SLP_TYP_S5); \_SB.PEVT, QEMU's pvpanic (QEMU0001, port 0x505);
+ *    \_SB.PCI0, the PCI root bridge (PNP0A08/PNP0A03, bus 0, I/O window
+ *    0xC000-0xFFFF, memory window 0xC0000000-0xDFFFFFFF, _OSC granting the
+ *    OS every feature, _PRT: slot s pin p -> GSI 16 + ((s + p) & 3));
+ *    \_SB.MRES, a PNP0C02 motherboard resource reserving the ECAM window.
  */
 #ifndef LOADERS_ACPI_H
 #define LOADERS_ACPI_H
@@ -58,8 +66,13 @@
 #define ACPI_RSDT_ADDR 0xF0080ULL
 #define ACPI_XSDT_ADDR 0xF00C0ULL
 #define ACPI_FADT_ADDR 0xF0100ULL
-#define ACPI_DSDT_ADDR 0xF0220ULL
-#define ACPI_MADT_ADDR 0xF02C0ULL
+#define ACPI_MCFG_ADDR 0xF0220ULL
+#define ACPI_DSDT_ADDR 0xF0260ULL
+#define ACPI_MADT_ADDR 0xF1000ULL
+#define ACPI_NTABLES 3 /* RSDT/XSDT entries: FADT, MADT, MCFG */
+
+#define ACPI_ECAM_BASE 0xE0000000ULL /* devices/pci.h PCI_ECAM_BASE */
+#define ACPI_ECAM_BUSES 1
 
 #define ACPI_XAPIC_MAX_ID 254 /* highest APIC ID described by a type-0 structure */
 #define ACPI_IOAPIC_ID 0
@@ -87,7 +100,7 @@
 struct acpi_result {
 	uint64_t rsdp;       /* RSDP address: hvm_start_info.rsdp_paddr, boot_params.acpi_rsdp_addr */
 	uint64_t start, end; /* [start, end): bytes written (start = ACPI_BASE) */
-	uint64_t rsdt, xsdt, fadt, facs, dsdt, madt;
+	uint64_t rsdt, xsdt, fadt, facs, mcfg, dsdt, madt;
 	unsigned n_lapic;    /* type-0 structures in the MADT: min(ncpus, 255) */
 	unsigned n_x2apic;   /* type-9 structures: ncpus - n_lapic */
 };

@@ -97,3 +97,13 @@ manpage_check() {
 if [ -z "${CASE_PREFIX:-}" ] && [ "$HYVE_TIER" = host ] && { [ -z "$FILTER" ] || [[ cli/manpage =~ $FILTER ]]; } && case_start cli/manpage; then
 	manpage_check
 fi
+
+# The DSDT's AML in the tree is what its ASL source compiles to (iasl, no warning).
+if [ -z "${CASE_PREFIX:-}" ] && [ "$HYVE_TIER" = host ] && { [ -z "$FILTER" ] || [[ acpi/dsdt-current =~ $FILTER ]]; } &&
+	case_start acpi/dsdt-current; then
+	if r=$(tools/dsdt-aml --check 2>&1); then
+		N_PASS=$((N_PASS + 1)); echo "ok   acpi/dsdt-current"
+	else
+		N_FAIL=$((N_FAIL + 1)); FAILED+=(acpi/dsdt-current); echo "FAIL acpi/dsdt-current: $r"
+	fi
+fi

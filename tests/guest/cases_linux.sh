@@ -59,6 +59,15 @@ lx() {
 	done
 	shift
 	local brought="smp: Brought up 1 node, $cpus CPUs?[[:space:]]*$" # lines end in \r\n
+	# PCI (devices/pci.h): both functions found, through ACPI or mechanism #1.
+	opts+=(--not-out 'PCI: Fatal' --out 'pci 0000:00:00\.0: \[8086:1237\] type 00 class 0x060000'
+		--out 'pci 0000:00:01\.0: \[8086:7000\] type 00 class 0x060100')
+	if [[ $extra == *acpi=off* ]]; then
+		opts+=(--out 'PCI: Using configuration type 1 for base access')
+	else
+		opts+=(--out 'ACPI: PCI Root Bridge \[PCI0\] \(domain 0000 \[bus 00\]\)'
+			--out 'PCI: MMCONFIG at \[mem 0xe0000000-0xe00fffff\] reserved (in|as) ACPI motherboard resource')
+	fi
 	if [ "$LX_PVM" = 1 ]; then
 		name="$name [pvm: no user space]"
 		if [ "$LX_PASS" = plan ]; then LX_NAMES+=("$name"); return; fi

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/pci.h"
 #include "loaders/acpi.h"
 #include "tests/unit/tap.h"
 
@@ -99,7 +100,7 @@ static uint32_t table(const struct fx *f, uint64_t gpa, const char *sig)
 }
 
 struct parsed {
-	uint64_t rsdp, xsdt, rsdt, fadt, madt, facs, dsdt;
+	uint64_t rsdp, xsdt, rsdt, fadt, madt, mcfg, facs, dsdt;
 };
 
 /* RSDP -> XSDT (and RSDT) -> FADT, MADT -> FACS, DSDT. */
@@ -124,13 +125,13 @@ static bool parse_root(const struct fx *f, struct parsed *p, const char *what)
 	      what);
 
 	uint32_t xl = table(f, p->xsdt, "XSDT");
-	ok &= CHECK(xl == 36 + 16, "%s: XSDT valid, 2 entries", what);
+	ok &= CHECK(xl == 36 + 24, "%s: XSDT valid, 3 entries", what);
 	uint32_t rl = table(f, p->rsdt, "RSDT");
-	ok &= CHECK(rl == 36 + 8, "%s: RSDT valid, 2 entries", what);
+	ok &= CHECK(rl == 36 + 12, "%s: RSDT valid, 3 entries", what);
 	if (!ok)
 		return false;
 	const uint8_t *x = gp(f, p->xsdt, xl), *rs = gp(f, p->rsdt, rl);
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < 3; i++) {
 		uint64_t a = get64(x + 36 + 8 * i);
 		CHECK_EQ(get32(rs + 36 + 4 * i), a, "%s: RSDT[%u] = XSDT[%u]", what, i, i);
 		const uint8_t *h = gp(f, a, 4);
@@ -138,11 +139,120 @@ static bool parse_root(const struct fx *f, struct parsed *p, const char *what)
 			p->fadt = a;
 		else if (memcmp(h, "APIC", 4) == 0)
 			p->madt = a;
+		else if (memcmp(h, "MCFG", 4) == 0)
+			p->mcfg = a;
 	}
-	ok &= CHECK(p->fadt && p->madt, "%s: XSDT lists the FADT and the MADT", what);
-	CHECK(p->fadt == f->r.fadt && p->madt == f->r.madt, "%s: FADT/MADT addresses as reported",
-	      what);
+	ok &= CHECK(p->fadt && p->madt && p->mcfg, "%s: XSDT lists the FADT, the MADT and the MCFG", what);
+	CHECK(p->fadt == f->r.fadt && p->madt == f->r.madt && p->mcfg == f->r.mcfg,
+	      "%s: FADT/MADT/MCFG addresses as reported", what);
+	/* MCFG (PCI Firmware 3.2 4.1.2): one allocation, ECAM of segment 0, bus 0. */
+	uint32_t ml = p->mcfg ? table(f, p->mcfg, "MCFG") : 0;
+	ok &= CHECK(ml == 60, "%s: MCFG valid, 60 bytes", what);
+	if (ml == 60) {
+		const uint8_t *m = gp(f, p->mcfg, ml);
+		CHECK(m[8] == 1 && get64(m + 36) == 0 && get64(m + 44) == PCI_ECAM_BASE && get16(m + 52) == 0 &&
+			      m[54] == 0 && m[55] == PCI_ECAM_BUSES - 1 && get32(m + 56) == 0,
+		      "%s: MCFG revision 1: ECAM at 0x%llx, segment 0, buses 0-%u", what,
+		      (unsigned long long)PCI_ECAM_BASE, PCI_ECAM_BUSES - 1);
+	}
 	return ok;
+}
+
+/* The first occurrence of needle in hay, or NULL. */
+static const uint8_t *find(const uint8_t *hay, size_t n, const void *needle, size_t m)
+{
+	for (size_t i = 0; i + m <= n; i++)
+		if (memcmp(hay + i, needle, m) == 0)
+			return hay + i;
+	return NULL;
+}
+
+/* AML PkgLength (ACPI 20.2.4): its value; *skip = the bytes it takes. */
+static uint32_t aml_pkglen(const uint8_t *p, unsigned *skip)
+{
+	unsigned n = p[0] >> 6;
+	uint32_t len = n ? p[0] & 0x0f : p[0] & 0x3f;
+	for (unsigned i = 1; i <= n; i++)
+		len |= (uint32_t)p[i] << (4 + 8 * (i - 1));
+	*skip = n + 1;
+	return len;
+}
+
+/* An AML integer (ACPI 20.2.3: ZeroOp, OneOp, OnesOp, Byte/Word/DWord/QWordConst); NULL if not one. */
+static const uint8_t *aml_int(const uint8_t *p, uint64_t *v)
+{
+	switch (p[0]) {
+	case 0x00: *v = 0; return p + 1;
+	case 0x01: *v = 1; return p + 1;
+	case 0xff: *v = UINT64_MAX; return p + 1;
+	case 0x0a: *v = p[1]; return p + 2;
+	case 0x0b: *v = get16(p + 1); return p + 3;
+	case 0x0c: *v = get32(p + 1); return p + 5;
+	case 0x0e: *v = get64(p + 1); return p + 9;
+	default: return NULL;
+	}
+}
+
+/* The DSDT's AML (loaders/dsdt.asl), read back as an OS would find its
+ * objects: \_S5_, the pvpanic device, the PCI root bridge and its _PRT, the
+ * motherboard resource over the ECAM window. */
+static void check_dsdt(const struct fx *f, const struct parsed *p)
+{
+	uint32_t dl = table(f, p->dsdt, "DSDT");
+	CHECK(dl > 36 && p->dsdt + dl <= ACPI_MADT_ADDR, "DSDT: valid, before the MADT (%u bytes)", dl);
+	if (dl <= 36)
+		return;
+	const uint8_t *d = gp(f, p->dsdt, dl), *aml = d + 36;
+	size_t n = dl - 36;
+	static const uint8_t s5[12] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0, 0, 0, 0};
+	CHECK_EQ(d[8], 2, "DSDT: revision 2");
+	CHECK(memcmp(aml, s5, sizeof(s5)) == 0, "DSDT: AML begins with \\_S5_ {0,0,0,0}");
+	CHECK(find(aml, n, "\x08_HID\x0dQEMU0001", 15), "DSDT: a device with _HID \"QEMU0001\" (pvpanic)");
+	static const uint8_t io505[] = {0x47, 0x01, 0x05, 0x05, 0x05, 0x05, 0x01, 0x01, 0x79};
+	CHECK(find(aml, n, io505, sizeof(io505)), "DSDT: pvpanic's _CRS is one 16-bit I/O port at 0x505");
+	/* EisaId ("PNP0A08") = 0x080AD041, ("PNP0A03") = 0x030AD041, ("PNP0C02") = 0x020CD041. */
+	const uint8_t *pci = find(aml, n, "\x5b\x82", 2);
+	while (pci && memcmp(pci + 2 + (pci[2] >> 6) + 1, "PCI0", 4) != 0)
+		pci = find(pci + 2, n - (size_t)(pci + 2 - aml), "\x5b\x82", 2);
+	CHECK(pci != NULL, "DSDT: Device (PCI0)");
+	CHECK(find(aml, n, "\x08_HID\x0c\x41\xd0\x0a\x08", 10) && find(aml, n, "\x08_CID\x0c\x41\xd0\x0a\x03", 10),
+	      "DSDT: PCI0 is a PNP0A08 root bridge, compatible with PNP0A03");
+	CHECK(find(aml, n, "_OSC", 4) && find(aml, n, "_SEG", 4) && find(aml, n, "_BBN", 4), "DSDT: PCI0 has _OSC, _SEG and _BBN");
+	/* _CRS: bus 0 only; the memory window up to the ECAM window. */
+	static const uint8_t bus0[] = {0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00};
+	CHECK(find(aml, n, bus0, sizeof(bus0)), "DSDT: PCI0._CRS: bus numbers 0-0");
+	uint8_t win[8];
+	memcpy(win, (uint8_t[]){0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xdf}, 8);
+	CHECK(find(aml, n, win, 8), "DSDT: PCI0._CRS: memory window 0xC0000000-0xDFFFFFFF");
+	const uint8_t *prt = find(aml, n, "\x08_PRT\x12", 6);
+	CHECK(prt != NULL, "DSDT: Name (_PRT, Package)");
+	if (prt) {
+		unsigned sk;
+		const uint8_t *q = prt + 5;
+		uint32_t plen = aml_pkglen(q + 1, &sk);
+		const uint8_t *end = q + 1 + plen;
+		q += 1 + sk;
+		unsigned count = *q++, good = 0;
+		for (unsigned i = 0; i < count && q < end && q[0] == 0x12; i++) {
+			uint32_t elen = aml_pkglen(q + 1, &sk);
+			const uint8_t *e = q + 1 + sk, *next = q + 1 + elen;
+			uint64_t v[4] = {0};
+			bool ok = *e++ == 4;
+			for (unsigned k = 0; k < 4 && ok; k++)
+				ok = (e = aml_int(e, &v[k])) != NULL;
+			unsigned slot = i / 4, pin = i % 4;
+			if (ok && e == next && v[0] == ((uint64_t)slot << 16 | 0xffff) && v[1] == pin && v[2] == 0 &&
+			    v[3] == PCI_INTX_GSI(slot, pin + 1))
+				good++;
+			q = next;
+		}
+		CHECK(count == 128 && good == 128 && q == end,
+		      "DSDT: _PRT routes all 32 slots x 4 pins to GSI 16 + ((slot + pin) & 3) (%u of %u good)", good,
+		      count);
+	}
+	static const uint8_t mres[] = {0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0, 0x00, 0x00, 0x10, 0x00};
+	CHECK(find(aml, n, "\x08_HID\x0c\x41\xd0\x0c\x02", 10) && find(aml, n, mres, sizeof(mres)),
+	      "DSDT: a PNP0C02 motherboard resource reserves the ECAM window (1 MiB at 0xE0000000)");
 }
 
 static void check_gas(const uint8_t *g, unsigned width, unsigned access, uint64_t addr,
@@ -216,25 +326,7 @@ static void check_fadt(const struct fx *f, struct parsed *p)
 		      get32(fc + 20) == 0 && get64(fc + 24) == 0,
 	      "FACS: hardware signature, waking vectors, global lock, flags 0");
 
-	/* DSDT: Name (_S5, Package (4) {0, 0, 0, 0}) and the pvpanic device
-	 * \_SB.PEVT (QEMU0001, I/O port 0x505). */
-	uint32_t dl = table(f, p->dsdt, "DSDT");
-	CHECK_EQ(dl, 96, "DSDT: valid, 96 bytes");
-	if (dl == 96) {
-		static const uint8_t s5[12] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0, 0, 0, 0};
-		const uint8_t *d = gp(f, p->dsdt, dl);
-		CHECK_EQ(d[8], 2, "DSDT: revision 2");
-		CHECK(memcmp(d + 36, s5, sizeof(s5)) == 0, "DSDT: AML begins with \\_S5_ {0,0,0,0}");
-		const uint8_t *sc = d + 48;
-		CHECK(sc[0] == 0x10 && sc[1] == 60 - 12 - 1 && memcmp(sc + 2, "\\_SB_", 5) == 0,
-		      "DSDT: Scope (\\_SB) spans the rest of the table");
-		CHECK(sc[7] == 0x5B && sc[8] == 0x82 && sc[9] == 60 - 12 - 7 - 2 && memcmp(sc + 10, "PEVT", 4) == 0,
-		      "DSDT: Device (PEVT) spans the rest of the scope");
-		CHECK(memcmp(sc + 14, "\x08_HID\x0dQEMU0001", 15) == 0, "DSDT: PEVT._HID is \"QEMU0001\"");
-		static const uint8_t crs[19] = {0x08, '_', 'C', 'R', 'S', 0x11, 0x0D, 0x0A, 0x0A, 0x47,
-						0x01, 0x05, 0x05, 0x05, 0x05, 0x01, 0x01, 0x79, 0x00};
-		CHECK(memcmp(sc + 29, crs, sizeof(crs)) == 0, "DSDT: PEVT._CRS is one 16-bit I/O port at 0x505");
-	}
+	check_dsdt(f, p);
 }
 
 /* Walks the MADT of an ncpus guest and checks every structure. */
@@ -376,7 +468,7 @@ static void test_errors(void)
 	/* A smaller rebuild leaves no stale table bytes behind. */
 	fx_init(&f, 2 * MIB);
 	CHECK_EQ(acpi_build(&f.m, 1024, &f.r, f.err, sizeof(f.err)), 0, "rebuild: 1024 vCPUs");
-	CHECK_EQ(f.r.end, 0xF3B26, "1024 vCPUs: MADT ends at 0xF3B26 (as acpi.h says)");
+	CHECK_EQ(f.r.end, 0xF4866, "1024 vCPUs: MADT ends at 0xF4866 (as acpi.h says)");
 	CHECK_EQ(acpi_build(&f.m, 2, &f.r, f.err, sizeof(f.err)), 0, "rebuild: then 2 vCPUs");
 	CHECK(all_bytes(&f, f.r.end, ACPI_LIMIT - f.r.end, 0), "rebuild: old MADT tail cleared");
 	fx_fini(&f);
