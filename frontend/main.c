@@ -59,6 +59,26 @@ static void report(struct machine *m, bool never_ran)
 	}
 }
 
+static void trace_verdict(void *ctx, uint32_t id, const char *why)
+{
+	char w[256];
+	json_escape(w, sizeof(w), why);
+	tracer_event(ctx, "never_ran", "\"vcpu\":%u,\"why\":\"%s\"", id, w);
+}
+
+/* The trace file's last lines: why each vCPU that never ran did not, the
+ * counters, the exit status (docs/trace-format.md). */
+static void trace_end(struct machine *m, int status)
+{
+	if (!m->tracer.json)
+		return;
+	vm_never_ran_report(m->vm, trace_verdict, &m->tracer);
+	struct vm_stats st;
+	vm_get_stats(m->vm, &st);
+	tracer_event(&m->tracer, "end", "\"status\":%d,\"allocated\":%u,\"started\":%u,\"ipis\":%llu", status,
+		     st.allocated, st.started, (unsigned long long)st.ipis);
+}
+
 /* Waits for the VM to end, a signal or the timeout. Returns true on timeout. */
 static bool wait_for_end(struct machine *m, int sfd)
 {
@@ -199,8 +219,15 @@ int main(int argc, char **argv)
 	 * (their state and threads still come lazily, on INIT); the legacy
 	 * protocol activates only the BSP. */
 	uint32_t nactive = opt.ap_startup == AP_STARTUP_IPI_EXIT ? opt.cpus : 1;
+	tracer_event(&m->tracer, "start",
+		     "\"version\":\"%s\",\"cpus\":%u,\"memory\":%llu,\"x2apic\":%s,\"ap_startup\":\"%s\","
+		     "\"kernel_format\":\"%s\",\"entry\":%llu,\"host\":\"%s\"",
+		     HYVE_VERSION, opt.cpus, (unsigned long long)opt.memory, opt.no_x2apic ? "false" : "true",
+		     opt.ap_startup == AP_STARTUP_IPI_EXIT ? "ipi-exit" : "spinup-ap", kind,
+		     (unsigned long long)boot.rip, vm_host_kvm_kind());
 	for (uint32_t i = 0; i < nactive; i++)
-		vm_activate_cpu(m->vm, i);
+		if (vm_activate_cpu(m->vm, i) == 0)
+			tracer_event(&m->tracer, "activate", "\"vcpu\":%u", i);
 	struct vcpu *bsp;
 	if ((r = vm_vcpu_get(m->vm, 0, &bsp)) < 0 ||
 	    (r = vm_vcpu_setup_boot(bsp, &boot)) < 0) {
@@ -227,6 +254,7 @@ int main(int argc, char **argv)
 		say("every vCPU is halted with interrupts disabled: the guest can never run again");
 	if (opt.verbose || timed_out || status == HYVE_EXIT_HALTED)
 		report(m, opt.verbose || opt.cpus > 1);
+	trace_end(m, status);
 out_con:
 	console_fini(&m->con); /* joins the console's reader */
 out_vm:

@@ -8,7 +8,6 @@
 #include "frontend/options.h"
 #include "vmm/cpuset.h"
 
-#define HYVE_VERSION "0.1.0"
 
 static void usage(FILE *f)
 {

@@ -21,6 +21,8 @@ enum hyve_status {
 	HYVE_EXIT_PANIC = 18,    /* the guest reported a panic (pvpanic, port 0x505) */
 };
 
+#define HYVE_VERSION "0.1.0"
+
 enum ap_startup { AP_STARTUP_IPI_EXIT = 0, AP_STARTUP_SPINUP_AP = 1 };
 
 #define TRACE_IO (1u << 0)

@@ -1,9 +1,18 @@
 /* trace.c: formats libvmm trace events and bus accesses for people and for tools. */
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #include "frontend/trace.h"
 #include "vmm/apic_dest.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 int tracer_init(struct tracer *t, bool apic_text, bool io_text, const char *json_path)
 {
@@ -11,12 +20,35 @@ int tracer_init(struct tracer *t, bool apic_text, bool io_text, const char *json
 	pthread_mutex_init(&t->lock, NULL);
 	t->apic_text = apic_text;
 	t->io_text = io_text;
+	t->t0_ns = now_ns();
 	if (json_path) {
 		t->json = fopen(json_path, "w");
 		if (!t->json)
 			return -errno;
+		/* One write per line: a killed hyve leaves every event before it. */
+		setvbuf(t->json, NULL, _IOLBF, 0);
 	}
 	return 0;
+}
+
+/* Nanoseconds since tracer_init. */
+static unsigned long long t_ns(const struct tracer *t)
+{
+	return (unsigned long long)(now_ns() - t->t0_ns);
+}
+
+void tracer_event(struct tracer *t, const char *event, const char *fields, ...)
+{
+	if (!t->json)
+		return;
+	char body[384];
+	va_list ap;
+	va_start(ap, fields);
+	vsnprintf(body, sizeof(body), fields, ap);
+	va_end(ap);
+	pthread_mutex_lock(&t->lock);
+	fprintf(t->json, "{\"event\":\"%s\",\"t_ns\":%llu%s%s}\n", event, t_ns(t), *body ? "," : "", body);
+	pthread_mutex_unlock(&t->lock);
 }
 
 void tracer_close(struct tracer *t)
@@ -25,6 +57,21 @@ void tracer_close(struct tracer *t)
 		fclose(t->json);
 	t->json = NULL;
 	pthread_mutex_destroy(&t->lock);
+}
+
+void json_escape(char *out, size_t n, const char *s)
+{
+	size_t k = 0;
+	for (; *s && k + 7 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			k += (size_t)snprintf(out + k, n - k, "\\%c", c);
+		else if (c < 0x20)
+			k += (size_t)snprintf(out + k, n - k, "\\u%04x", c);
+		else
+			out[k++] = (char)c;
+	}
+	out[k] = 0;
 }
 
 void cpuset_format(const cpuset_t *s, char *buf, size_t len)
@@ -83,10 +130,10 @@ void tracer_vm_event(void *ctx, const struct vm_trace_event *ev)
 		if (t->json) {
 			json_set(ev->targets, set, sizeof(set));
 			snprintf(line, sizeof(line),
-				 "{\"event\":\"ipi\",\"sender\":%u,\"mode\":\"%s\",\"vector\":%u,"
+				 "{\"event\":\"ipi\",\"t_ns\":%llu,\"sender\":%u,\"mode\":\"%s\",\"vector\":%u,"
 				 "\"shorthand\":\"%s\",\"dest\":%u,\"dest_mode\":\"%s\",\"apic_mode\":\"%s\","
 				 "\"verdict\":\"%s\",\"targets\":%s}\n",
-				 ev->vcpu, apic_dm_name(ev->mode), ev->vector, apic_shorthand_name(ev->shorthand),
+				 t_ns(t), ev->vcpu, apic_dm_name(ev->mode), ev->vector, apic_shorthand_name(ev->shorthand),
 				 ev->dest, ev->logical ? "logical" : "physical", ev->x2apic ? "x2apic" : "xapic",
 				 ev->what, set);
 			fputs(line, t->json);
@@ -97,16 +144,17 @@ void tracer_vm_event(void *ctx, const struct vm_trace_event *ev)
 			fprintf(stderr, "apic:   %s to vcpu%u: %s\n", apic_dm_name(ev->mode), ev->vcpu, ev->what);
 		if (t->json)
 			fprintf(t->json,
-				"{\"event\":\"target\",\"vcpu\":%u,\"mode\":\"%s\",\"vector\":%u,"
+				"{\"event\":\"target\",\"t_ns\":%llu,\"vcpu\":%u,\"mode\":\"%s\",\"vector\":%u,"
 				"\"delivered\":%s,\"reason\":\"%s\"}\n",
-				ev->vcpu, apic_dm_name(ev->mode), ev->vector, ev->delivered ? "true" : "false",
+				t_ns(t), ev->vcpu, apic_dm_name(ev->mode), ev->vector, ev->delivered ? "true" : "false",
 				ev->what);
 		break;
 	case VM_TRACE_STATE:
 		if (t->apic_text)
 			fprintf(stderr, "apic: vcpu%u state %s\n", ev->vcpu, ev->what);
 		if (t->json)
-			fprintf(t->json, "{\"event\":\"state\",\"vcpu\":%u,\"change\":\"%s\"}\n", ev->vcpu, ev->what);
+			fprintf(t->json, "{\"event\":\"state\",\"t_ns\":%llu,\"vcpu\":%u,\"change\":\"%s\"}\n", t_ns(t),
+				ev->vcpu, ev->what);
 		break;
 	default:
 		break;

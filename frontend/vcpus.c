@@ -82,7 +82,9 @@ static enum handler_result ex_spinup_ap(struct machine *m, struct vcpu *v, struc
 	uint32_t id = ex->u.spinup_ap.vcpuid;
 	struct vcpu *ap;
 	int r;
-	if ((r = vm_activate_cpu(m->vm, id)) < 0 || (r = vm_vcpu_get(m->vm, id, &ap)) < 0 ||
+	if ((r = vm_activate_cpu(m->vm, id)) == 0)
+		tracer_event(&m->tracer, "activate", "\"vcpu\":%u", id);
+	if (r < 0 || (r = vm_vcpu_get(m->vm, id, &ap)) < 0 ||
 	    (r = vm_vcpu_start_ap(m->vm, id, ex->u.spinup_ap.rip)) < 0) {
 		if (r == -EBUSY)
 			return VCPU_CONTINUE; /* an INIT raced the start: the AP waits again */
@@ -192,6 +194,7 @@ int machine_start_vcpu(struct machine *m, uint32_t id)
 		goto out;
 	}
 	m->has_thread[id] = true;
+	tracer_event(&m->tracer, "thread", "\"vcpu\":%u", id);
 out:
 	pthread_mutex_unlock(&m->threads_lock);
 	if (r < 0) {

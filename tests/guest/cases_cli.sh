@@ -62,7 +62,7 @@ t img_pvh_too_big 2 --err "pvh-big: ELF program header 0: .* is not in guest RAM
 t img_pvh_65m 12 --not-err "not in guest RAM" -- --memory 65M "$BAD/pvh-big"
 # A file that is no kernel: each format says why it refused it.
 t img_not_kernel 2 --err "^hyve: .*/no-mbheader: not a kernel hyve can boot: Multiboot: no multiboot header in the first 8192 bytes; Linux \(bzImage, PVH ELF\): ELF32 image has no PVH entry note" -- "$BAD/no-mbheader"
-t img_not_kernel_text 2 --err "^hyve: .*: not a kernel hyve can boot: Multiboot: .*; Linux \(bzImage, PVH ELF\): kernel image is neither ELF nor a bzImage" -- "$ROOT/Makefile"
+t img_not_kernel_text 2 --err "^hyve: .*: not a kernel hyve can boot: Multiboot: .*; Linux \(bzImage, PVH ELF\): kernel image is neither ELF nor a bzImage" -- "$ROOT/tests/run-tests"
 # Multiboot modules are for Multiboot kernels; Linux takes one --initrd.
 t img_linux_module 2 --err "^hyve: --module: a Linux kernel takes no Multiboot modules; give its initramfs with --initrd FILE$" -- --module "$G/hello.elf" "$BAD/pvh"
 t img_linux_initrd 12 --not-err "module" -- --initrd "$G/hello.elf" "$BAD/pvh"
