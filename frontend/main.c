@@ -242,6 +242,7 @@ int main(int argc, char **argv)
 		say("timeout: the guest ran longer than %g s", opt.timeout);
 		vm_suspend(m->vm, VM_SUSPEND_EXIT);
 	}
+	console_end(&m->con); /* no vCPU waits for a stdout that does not drain */
 	for (uint32_t i = 0; i < opt.cpus; i++) {
 		pthread_mutex_lock(&m->threads_lock);
 		bool has = m->has_thread[i];

@@ -341,3 +341,41 @@ con_pty() { # NAME MODE [GUEST]
 con_pty console/pty/type-edit-ctrl-a-x quit
 con_pty console/pty/poweroff poweroff
 con_pty console/pty/ctrl-a-x-unread-guest quit-unread "$G/spin.elf"
+
+# A stdout that never drains (a pipe nobody reads, here 4 KiB deep) must not
+# keep hyve from ending: the guest echoes ~250 KiB, fills the pipe and then
+# hyve's 64 KiB queue (it waits: back-pressure), and SIGTERM must still end
+# hyve at once with status 143 (it used to hang: a vCPU blocked in write()).
+CON_STUCK_PY=$TMPD/con_stuck.py
+cat >"$CON_STUCK_PY" <<'PY'
+import fcntl, os, signal, subprocess, sys, time
+r, w = os.pipe()
+fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: a one-page pipe
+inp = sys.argv[1]
+p = subprocess.Popen(sys.argv[2:], stdin=open(inp, "rb"), stdout=w, stderr=subprocess.PIPE)
+os.close(w)
+time.sleep(3)  # the pipe and hyve's queue fill; the guest waits
+if p.poll() is not None:
+    sys.exit("hyve ended before the SIGTERM (status %s): the output did not fill the pipe" % p.returncode)
+p.send_signal(signal.SIGTERM)
+t0 = time.time()
+try:
+    rc = p.wait(timeout=15)
+except subprocess.TimeoutExpired:
+    p.kill()
+    p.wait()
+    sys.exit("hyve did not end within 15 s of SIGTERM with its stdout stuck")
+if rc != 143:
+    sys.exit("exit status %d after SIGTERM, want 143; stderr: %s" % (rc, p.stderr.read().decode()[-300:]))
+print("ended %.1f s after SIGTERM" % (time.time() - t0))
+PY
+con_stuck() {
+	con_wanted "$1" || return
+	local in=$TMPD/con_stuck.in t1 t2 out why=
+	for i in $(seq 2000); do echo "echo line $i of the stuck-stdout test, echoed twice by the guest"; done >"$in"
+	t1=$(date +%s.%N)
+	out=$(timeout -k 5 60 python3 "$CON_STUCK_PY" "$in" "$HYVE" --timeout 50 "$CON_ELF" 2>&1) || why=${out:-python3 failed}
+	t2=$(date +%s.%N)
+	con_result "$1" "$why" "$(printf '%.2f' "$(echo "$t2 - $t1" | bc)")"
+}
+con_stuck console/stdout-stuck/sigterm
