@@ -29,6 +29,21 @@ struct reg_desc {
 #define SSE "sse"
 #define SEGS "segments"
 
+/* The registers both sets share, in the same places relative to each other:
+ * the selectors (after eflags), the x87 state and xmm0-7 (after the selectors). */
+#define SEGMENT_REGS                                                                            \
+	R("cs", 32, "int32", seg[0], CORE), R("ss", 32, "int32", seg[1], CORE),                 \
+	R("ds", 32, "int32", seg[2], CORE), R("es", 32, "int32", seg[3], CORE),                 \
+	R("fs", 32, "int32", seg[4], CORE), R("gs", 32, "int32", seg[5], CORE)
+#define ST(i) R("st" #i, 80, "i387_ext", st[i], CORE)
+#define XMM(i) R("xmm" #i, 128, "vec128", xmm[i], SSE)
+#define X87_XMM0_7                                                                              \
+	ST(0), ST(1), ST(2), ST(3), ST(4), ST(5), ST(6), ST(7), R("fctrl", 32, "int", fctrl, CORE), \
+	R("fstat", 32, "int", fstat, CORE), R("ftag", 32, "int", ftag, CORE),                    \
+	R("fiseg", 32, "int", fiseg, CORE), R("fioff", 32, "int", fioff, CORE),                  \
+	R("foseg", 32, "int", foseg, CORE), R("fooff", 32, "int", fooff, CORE),                  \
+	R("fop", 32, "int", fop, CORE), XMM(0), XMM(1), XMM(2), XMM(3), XMM(4), XMM(5), XMM(6), XMM(7)
+
 /* G.5.1 "i386 Features", amd64: 64bit-core.xml, 64bit-sse.xml, 64bit-segments.xml. */
 static const struct reg_desc amd64_regs[] = {
 	R("rax", 64, "int64", gpr[RAX], CORE), R("rbx", 64, "int64", gpr[RBX], CORE),
@@ -40,25 +55,9 @@ static const struct reg_desc amd64_regs[] = {
 	R("r12", 64, "int64", gpr[12], CORE), R("r13", 64, "int64", gpr[13], CORE),
 	R("r14", 64, "int64", gpr[14], CORE), R("r15", 64, "int64", gpr[15], CORE),
 	R("rip", 64, "code_ptr", rip, CORE), R("eflags", 32, "i386_eflags", eflags, CORE),
-	R("cs", 32, "int32", seg[0], CORE), R("ss", 32, "int32", seg[1], CORE),
-	R("ds", 32, "int32", seg[2], CORE), R("es", 32, "int32", seg[3], CORE),
-	R("fs", 32, "int32", seg[4], CORE), R("gs", 32, "int32", seg[5], CORE),
-	R("st0", 80, "i387_ext", st[0], CORE), R("st1", 80, "i387_ext", st[1], CORE),
-	R("st2", 80, "i387_ext", st[2], CORE), R("st3", 80, "i387_ext", st[3], CORE),
-	R("st4", 80, "i387_ext", st[4], CORE), R("st5", 80, "i387_ext", st[5], CORE),
-	R("st6", 80, "i387_ext", st[6], CORE), R("st7", 80, "i387_ext", st[7], CORE),
-	R("fctrl", 32, "int", fctrl, CORE), R("fstat", 32, "int", fstat, CORE),
-	R("ftag", 32, "int", ftag, CORE), R("fiseg", 32, "int", fiseg, CORE),
-	R("fioff", 32, "int", fioff, CORE), R("foseg", 32, "int", foseg, CORE),
-	R("fooff", 32, "int", fooff, CORE), R("fop", 32, "int", fop, CORE),
-	R("xmm0", 128, "vec128", xmm[0], SSE), R("xmm1", 128, "vec128", xmm[1], SSE),
-	R("xmm2", 128, "vec128", xmm[2], SSE), R("xmm3", 128, "vec128", xmm[3], SSE),
-	R("xmm4", 128, "vec128", xmm[4], SSE), R("xmm5", 128, "vec128", xmm[5], SSE),
-	R("xmm6", 128, "vec128", xmm[6], SSE), R("xmm7", 128, "vec128", xmm[7], SSE),
-	R("xmm8", 128, "vec128", xmm[8], SSE), R("xmm9", 128, "vec128", xmm[9], SSE),
-	R("xmm10", 128, "vec128", xmm[10], SSE), R("xmm11", 128, "vec128", xmm[11], SSE),
-	R("xmm12", 128, "vec128", xmm[12], SSE), R("xmm13", 128, "vec128", xmm[13], SSE),
-	R("xmm14", 128, "vec128", xmm[14], SSE), R("xmm15", 128, "vec128", xmm[15], SSE),
+	SEGMENT_REGS,
+	X87_XMM0_7,
+	XMM(8), XMM(9), XMM(10), XMM(11), XMM(12), XMM(13), XMM(14), XMM(15),
 	R("mxcsr", 32, "i386_mxcsr", mxcsr, SSE),
 	R("fs_base", 64, "int", fs_base, SEGS), R("gs_base", 64, "int", gs_base, SEGS),
 };
@@ -70,24 +69,13 @@ static const struct reg_desc i386_regs[] = {
 	R("esp", 32, "data_ptr", gpr[RSP], CORE), R("ebp", 32, "data_ptr", gpr[RBP], CORE),
 	R("esi", 32, "int32", gpr[RSI], CORE), R("edi", 32, "int32", gpr[RDI], CORE),
 	R("eip", 32, "code_ptr", rip, CORE), R("eflags", 32, "i386_eflags", eflags, CORE),
-	R("cs", 32, "int32", seg[0], CORE), R("ss", 32, "int32", seg[1], CORE),
-	R("ds", 32, "int32", seg[2], CORE), R("es", 32, "int32", seg[3], CORE),
-	R("fs", 32, "int32", seg[4], CORE), R("gs", 32, "int32", seg[5], CORE),
-	R("st0", 80, "i387_ext", st[0], CORE), R("st1", 80, "i387_ext", st[1], CORE),
-	R("st2", 80, "i387_ext", st[2], CORE), R("st3", 80, "i387_ext", st[3], CORE),
-	R("st4", 80, "i387_ext", st[4], CORE), R("st5", 80, "i387_ext", st[5], CORE),
-	R("st6", 80, "i387_ext", st[6], CORE), R("st7", 80, "i387_ext", st[7], CORE),
-	R("fctrl", 32, "int", fctrl, CORE), R("fstat", 32, "int", fstat, CORE),
-	R("ftag", 32, "int", ftag, CORE), R("fiseg", 32, "int", fiseg, CORE),
-	R("fioff", 32, "int", fioff, CORE), R("foseg", 32, "int", foseg, CORE),
-	R("fooff", 32, "int", fooff, CORE), R("fop", 32, "int", fop, CORE),
-	R("xmm0", 128, "vec128", xmm[0], SSE), R("xmm1", 128, "vec128", xmm[1], SSE),
-	R("xmm2", 128, "vec128", xmm[2], SSE), R("xmm3", 128, "vec128", xmm[3], SSE),
-	R("xmm4", 128, "vec128", xmm[4], SSE), R("xmm5", 128, "vec128", xmm[5], SSE),
-	R("xmm6", 128, "vec128", xmm[6], SSE), R("xmm7", 128, "vec128", xmm[7], SSE),
+	SEGMENT_REGS,
+	X87_XMM0_7,
 	R("mxcsr", 32, "i386_mxcsr", mxcsr, SSE),
 };
 #undef R
+#undef ST
+#undef XMM
 
 static const struct reg_desc *regs_of(const struct gdb_stub *s, unsigned *n)
 {

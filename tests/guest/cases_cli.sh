@@ -88,11 +88,7 @@ manpage_check() {
 		why="${why:+$why; }make install did not write usr/bin/hyve and usr/share/man/man1/hyve.1"
 	"$d/usr/bin/hyve" --version 2>/dev/null | grep -q '^hyve [0-9]' || why="${why:+$why; }the installed hyve does not run"
 	local n=${CASE_PREFIX:-}cli/manpage
-	if [ -z "$why" ]; then
-		N_PASS=$((N_PASS + 1)); echo "ok   $n"
-	else
-		N_FAIL=$((N_FAIL + 1)); FAILED+=("$n"); echo "FAIL $n: $why"
-	fi
+	verdict "$n" "$why"
 }
 if [ -z "${CASE_PREFIX:-}" ] && [ "$HYVE_TIER" = host ] && { [ -z "$FILTER" ] || [[ cli/manpage =~ $FILTER ]]; } && case_start cli/manpage; then
 	manpage_check
@@ -101,9 +97,6 @@ fi
 # The DSDT's AML in the tree is what its ASL source compiles to (iasl, no warning).
 if [ -z "${CASE_PREFIX:-}" ] && [ "$HYVE_TIER" = host ] && { [ -z "$FILTER" ] || [[ acpi/dsdt-current =~ $FILTER ]]; } &&
 	case_start acpi/dsdt-current; then
-	if r=$(tools/dsdt-aml --check 2>&1); then
-		N_PASS=$((N_PASS + 1)); echo "ok   acpi/dsdt-current"
-	else
-		N_FAIL=$((N_FAIL + 1)); FAILED+=(acpi/dsdt-current); echo "FAIL acpi/dsdt-current: $r"
-	fi
+	r=$(tools/dsdt-aml --check 2>&1) && r=
+	verdict acpi/dsdt-current "$r"
 fi

@@ -73,16 +73,25 @@ json_check() {
 	python3 -c 'import json,sys; t=[json.loads(l)["t_ns"] for l in open(sys.argv[1])]; sys.exit(t != sorted(t))' \
 		"$TRACE_JSON" 2>/dev/null || why="${why:+$why; }python3 cannot parse it, or t_ns goes backwards"
 	local n=${CASE_PREFIX:-}trace/json-contents
-	if [ -z "$why" ]; then
-		N_PASS=$((N_PASS + 1)); echo "ok   $n"
-	else
-		N_FAIL=$((N_FAIL + 1)); FAILED+=("$n"); echo "FAIL $n: $why"
-	fi
+	verdict "$n" "$why"
 }
 if [ "$KVM_OK" = 1 ] && { [ -z "$FILTER" ] || [[ ${CASE_PREFIX:-}trace/json-contents =~ $FILTER ]]; } &&
 	case_start "${CASE_PREFIX:-}trace/json-contents"; then
 	json_check
 fi
+
+# signalled SIG DELAY OUT ERR HYVE_ARGS...: runs hyve, sends it SIG after
+# DELAY seconds, prints its exit status.
+signalled() {
+	local sig=$1 delay=$2 out=$3 err=$4 pid
+	shift 4
+	"$HYVE" "$@" </dev/null >"$out" 2>"$err" &
+	pid=$!
+	sleep "$delay"
+	kill -"$sig" "$pid"
+	wait "$pid"
+	echo $?
+}
 
 # The timeline (tools/timeline, docs/trace-format.md): an SVG with a lane per
 # vCPU that xmllint parses, and a Chrome/Perfetto trace whose every event has
@@ -148,31 +157,19 @@ PY
 		)
 		[ "$pv" = ok ] || why="${why:+$why; }Perfetto trace: $pv"
 	fi
-	if [ -z "$why" ]; then
-		N_PASS=$((N_PASS + 1)); echo "ok   $n"
-	else
-		N_FAIL=$((N_FAIL + 1)); FAILED+=("$n"); echo "FAIL $n: $why"
-	fi
+	verdict "$n" "$why"
 }
 # After SIGTERM the trace file is complete: its last line is the end event.
 trace_sigterm_check() {
-	local n=${CASE_PREFIX:-}trace/sigterm-complete why= tr=$TMPD/term.json pid
-	"$HYVE" --timeout 30 --cpus 2 --trace-file="$tr" "$G/spin.elf" </dev/null >/dev/null 2>&1 &
-	pid=$!
-	sleep 1
-	kill -TERM "$pid"
-	wait "$pid"
-	local rc=$?
+	local n=${CASE_PREFIX:-}trace/sigterm-complete why= tr=$TMPD/term.json
+	local rc
+	rc=$(signalled TERM 1 /dev/null /dev/null --timeout 30 --cpus 2 --trace-file="$tr" "$G/spin.elf")
 	[ "$rc" = 143 ] || why="exit status $rc, want 143"
 	tail -1 "$tr" | grep -qE '^\{"event":"end","t_ns":[0-9]+,"status":143,' || why="${why:+$why; }the last line is not the end event with status 143"
 	grep -q '"event":"never_ran","t_ns":[0-9]*,"vcpu":1,"why":"never got INIT"' "$tr" ||
 		why="${why:+$why; }no never-ran verdict for vCPU 1"
 	python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tr" 2>/dev/null || why="${why:+$why; }a line does not parse"
-	if [ -z "$why" ]; then
-		N_PASS=$((N_PASS + 1)); echo "ok   $n"
-	else
-		N_FAIL=$((N_FAIL + 1)); FAILED+=("$n"); echo "FAIL $n: $why"
-	fi
+	verdict "$n" "$why"
 }
 for tl in "trace/timeline/ipi-exit 4 4 0 $G/smp_allexcl.elf" "trace/timeline/spinup-ap 4 4 0 $G/smp_allexcl.elf --ap-startup=spinup-ap" \
 	"trace/timeline/never-ran 4 1 3 $G/unclaimed.elf" "trace/sigterm-complete"; do
@@ -189,13 +186,9 @@ set --
 
 # The vCPU report on request: SIGUSR2 to a running hyve prints it and the guest runs on.
 sigusr2_check() {
-	local out=$TMPD/usr2.out err=$TMPD/usr2.err why= pid
-	"$HYVE" --timeout 3 --cpus 2 "$G/spin.elf" </dev/null >"$out" 2>"$err" &
-	pid=$!
-	sleep 0.5
-	kill -USR2 "$pid"
-	wait "$pid"
-	local rc=$?
+	local out=$TMPD/usr2.out err=$TMPD/usr2.err why=
+	local rc
+	rc=$(signalled USR2 0.5 "$out" "$err" --timeout 3 --cpus 2 "$G/spin.elf")
 	[ "$rc" = 10 ] || why="exit status $rc, want 10 (the guest must keep running until --timeout)"
 	[ "$(grep -c 'vcpus configured=2 allocated=1 started=1' "$err")" -ge 2 ] ||
 		why="${why:+$why; }no report on SIGUSR2 before the one at the timeout"

@@ -127,6 +127,18 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+/* A new connection: the stub serves sv[1] on thread *th; the client is sv[0]. */
+static void session(struct server *srv, struct gdb_stub *stub, int sv[2], pthread_t *th, bool stopped)
+{
+	if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0, "socketpair");
+	*srv = (struct server){.stub = stub, .fd = sv[1], .stopped = stopped};
+	pthread_create(th, NULL, serve, srv);
+}
+
 /* The client side: sends a packet, reads the ack and the reply packet. */
 static int cfd;
 static bool noack;
@@ -212,7 +224,7 @@ int main(void)
 {
 	struct gdb_stub stub;
 	struct fake f = {0};
-	int sv[2];
+	int sv[2] = {-1, -1};
 	CHECK_EQ(gdb_init(&stub, &ops, &f, true), 0, "gdb_init");
 	f.stub = &stub;
 	for (int v = 0; v < 2; v++) {
@@ -224,11 +236,10 @@ int main(void)
 	}
 	for (int i = 0; i < MEM_SIZE; i++)
 		f.mem[i] = (uint8_t)i;
-	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0, "socketpair");
-	cfd = sv[0];
-	struct server srv = {.stub = &stub, .fd = sv[1], .stopped = true};
+	struct server srv;
 	pthread_t th;
-	pthread_create(&th, NULL, serve, &srv);
+	session(&srv, &stub, sv, &th, true);
+	cfd = sv[0];
 
 	/* Framing: a bad checksum gets '-', then the packet again works. */
 	send_raw("$?#00");
@@ -286,13 +297,7 @@ int main(void)
 	CHECK(!strcmp(cmd("M1010,3:aabb"), "E02"), "M with short data: E02");
 	{
 		/* X with escaped bytes: 0x7d 0x5d is '}', 0x7d 0x03 is '#'. */
-		const char body[] = "X1020,3:\x01}\x5d}\x03";
-		unsigned char sum = 0;
-		for (const char *q = body; *q; q++)
-			sum = (unsigned char)(sum + (unsigned char)*q);
-		char frame[64];
-		snprintf(frame, sizeof(frame), "$%s#%02x", body, sum);
-		send_raw(frame);
+		send_pkt("X1020,3:\x01}\x5d}\x03");
 		CHECK(getc_fd() == '+' && !strcmp(recv_pkt(), "OK") && f.mem[0x20] == 0x01 && f.mem[0x21] == 0x7d &&
 			      f.mem[0x22] == 0x23,
 		      "X unescapes 0x7d-prefixed bytes");
@@ -348,14 +353,10 @@ int main(void)
 	/* Detach and kill, and the i386 layout, on a second connection. */
 	gdb_destroy(&stub);
 	CHECK_EQ(gdb_init(&stub, &ops, &f, false), 0, "gdb_init i386");
-	close(sv[0]);
-	close(sv[1]);
-	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0, "socketpair 2");
-	cfd = sv[0];
 	noack = false;
-	srv = (struct server){.stub = &stub, .fd = sv[1], .stopped = false};
 	stops = f.stops;
-	pthread_create(&th, NULL, serve, &srv);
+	session(&srv, &stub, sv, &th, false);
+	cfd = sv[0];
 	CHECK(!strcmp(cmd("?"), "T02thread:2;") && f.stops == stops + 1, "attaching to a running guest stops it first");
 	r = xfer_all();
 	CHECK(strstr(r, "<architecture>i386</architecture>") && strstr(r, "name=\"eip\" bitsize=\"32\"") &&
@@ -369,22 +370,14 @@ int main(void)
 	pthread_join(th, NULL);
 	CHECK(srv.rc == 0 && f.detaches == det + 1, "detach resumes the guest and ends the session");
 
-	close(sv[0]);
-	close(sv[1]);
-	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0, "socketpair 3");
+	session(&srv, &stub, sv, &th, true);
 	cfd = sv[0];
-	srv = (struct server){.stub = &stub, .fd = sv[1], .stopped = true};
-	pthread_create(&th, NULL, serve, &srv);
 	send_pkt("k");
 	pthread_join(th, NULL);
 	CHECK(srv.rc == 1 && f.kills == 1, "k kills the VM");
 
-	close(sv[0]);
-	close(sv[1]);
-	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0, "socketpair 4");
-	srv = (struct server){.stub = &stub, .fd = sv[1], .stopped = true};
 	det = f.detaches;
-	pthread_create(&th, NULL, serve, &srv);
+	session(&srv, &stub, sv, &th, true);
 	close(sv[0]); /* GDB went away */
 	pthread_join(th, NULL);
 	CHECK(srv.rc == 0 && f.detaches == det + 1, "a closed connection detaches (the guest goes on)");
