@@ -144,12 +144,20 @@ check-guest: all
 check-nested: deps all bench-build
 	$(Q)tests/run-tests --build $(BUILD) --only nested
 
-# The IPI soak of issue 16 on the nested SVM KVM (tests/soak-nested.sh):
-# SOAK_RUNS rounds of bench_ipi and irq_ipi_storm in both APIC modes.
+# The soaks: the chaos guest (issue 12) on this host's KVM under the ASan
+# build (tests/soak-chaos.sh: CHAOS_RUNS runs with fresh seeds, CHAOS_MS ms
+# of chaos each), then the IPI soak of issue 16 on the nested SVM KVM
+# (tests/soak-nested.sh: SOAK_RUNS rounds of bench_ipi and irq_ipi_storm in
+# both APIC modes and one chaos run of CHAOS_NESTED_MS ms). Both always run;
+# the target fails if either did.
 SOAK_RUNS ?= 150
+CHAOS_RUNS ?= 300
+CHAOS_MS ?= 4000
+CHAOS_NESTED_MS ?= 2000
 .PHONY: soak
 soak: deps all bench-build
-	$(Q)tests/soak-nested.sh --build $(BUILD) --runs $(SOAK_RUNS)
+	$(Q)rc=0; tests/soak-chaos.sh --build $(BUILD) --runs $(CHAOS_RUNS) --ms $(CHAOS_MS) || rc=1; \
+	tests/soak-nested.sh --build $(BUILD) --runs $(SOAK_RUNS) --chaos-ms $(CHAOS_NESTED_MS) || rc=1; exit $$rc
 
 # Real Linux (tests/guest/cases_linux.sh): builds the test kernel and
 # initramfs first (cached in $(BUILD)/linux), then boots the SMP matrix.

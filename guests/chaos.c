@@ -7,7 +7,8 @@
  * printed either way so that a run can be repeated), ms=N (chaos time in
  * milliseconds, default 2000), exit=N (the debug-exit code the BSP writes at
  * the end, default GUEST_PASS: hyve's status is (N << 1) | 1), x2apic (every
- * CPU starts in x2APIC mode; default xAPIC). At most CHAOS_MAX_CPUS CPUs.
+ * CPU starts in x2APIC mode; default xAPIC), ops=MASK (only the operation
+ * classes OP_* in MASK; default all). At most CHAOS_MAX_CPUS CPUs.
  *
  * What each CPU does, one random operation after another (the weights are
  * in chaos_op()):
@@ -48,9 +49,8 @@
  *   - STARTUP vectors are drawn from CHAOS_SIPI_FIRST..CHAOS_SIPI_LAST; each of
  *     those pages holds a copy of the trampoline below, which re-enters the
  *     chaos loop on a fixed per-CPU stack (its index from CPUID.1:EBX[31:24],
- *     which works in any APIC state). Real-mode NMIs go through the IVT to an
- *     IRET at 0x500; the trampoline loads the protected-mode IDT right
- *     before it sets CR0.PE.
+ *     which works in any APIC state). NMIs are handled at every instruction
+ *     of the way (see the trampoline).
  *   - The BSP is the coordinator and out of INIT's reach: an INIT whose
  *     destination could include it (physical ID 0 or broadcast, logical
  *     all-ones, x2APIC logical cluster 0 bit 0, all-excluding-self from an AP)
@@ -91,10 +91,24 @@
 #define ACK_WAIT_US 100000
 #define QUIESCE_ROUNDS 5
 
-/* ---- the trampoline: real mode at STARTUP vector << 12 -> chaos_ap_main(id) -- */
+/* ---- the trampoline: real mode at STARTUP vector << 12 -> chaos_ap_main(id) --
+ * NMIs can come at any instruction (IF=0 does not hold them), and one that
+ * came between CR0.PE and the segment reloads used to end in a triple fault
+ * (DS still held its real-mode base, so the handler's first data access
+ * was beyond DS's limit). Each stage has a working NMI path now:
+ *   - real mode: the IVT at 0 (IDTR as INIT left it: base 0, limit 0xffff,
+ *     SDM table 9-1); entry 2 points to an IRET at 0x500;
+ *   - CR0.PE set, IDTR still base 0: the same table read as a protected-mode
+ *     IDT has its NMI gate at 0x10-0x17 (IVT entries 4 and 5, #BR and #OF,
+ *     which cannot happen here), to chaos_nmi_stub;
+ *   - after the segment reloads: the shared IDT (LIDT in chaos_pm32).
+ * chaos_nmi_stub loads flat DS and ES and goes on to the shared NMI
+ * handler; if the NMI came before the far jump (CS is not 0x08, so the near
+ * RET of the handlers could not return there), it makes the far jump itself
+ * (EBX and EDX hold the index and the stack). */
 __asm__(".text\n"
 	".code16\n"
-	".globl chaos_tramp_start, chaos_tramp_end, chaos_tramp_idtr\n"
+	".globl chaos_tramp_start, chaos_tramp_end\n"
 	"chaos_tramp_start:\n"
 	"cli\n"
 	"cld\n"
@@ -116,7 +130,6 @@ __asm__(".text\n"
 	"lgdtl (chaos_tramp_gdtr - chaos_tramp_start)\n"
 	"movl %cr0, %eax\n"
 	"orl $1, %eax\n"
-	"lidtl (chaos_tramp_idtr - chaos_tramp_start)\n"
 	"movl %eax, %cr0\n"
 	"ljmpl $0x08, $chaos_pm32\n"
 	".balign 4\n"
@@ -124,10 +137,6 @@ __asm__(".text\n"
 	"chaos_tramp_gdtr:\n"
 	".word 3 * 8 - 1\n"
 	".long gdt\n"
-	".word 0\n"
-	"chaos_tramp_idtr:\n"
-	".word 0\n"
-	".long 0\n"
 	"chaos_tramp_end:\n"
 	".code32\n"
 	"chaos_pm32:\n"
@@ -138,14 +147,33 @@ __asm__(".text\n"
 	"movw %ax, %gs\n"
 	"movw %ax, %ss\n" /* blocks interrupts and NMIs for the next instruction */
 	"movl %edx, %esp\n"
+	"lidt chaos_idtr\n"
 	"xorl %ebp, %ebp\n"
 	"pushl %ebx\n"
 	"call chaos_ap_main\n"
 	"1: cli\n"
 	"hlt\n"
-	"jmp 1b\n");
+	"jmp 1b\n"
+	"chaos_nmi_stub:\n"
+	"cmpw $0x08, 4(%esp)\n" /* the interrupted CS */
+	"jne 2f\n"
+	"pushl %eax\n"
+	"movw $0x10, %ax\n"
+	"movw %ax, %ds\n"
+	"movw %ax, %es\n"
+	"popl %eax\n"
+	"jmp *%cs:chaos_nmi_next\n"
+	"2: ljmpl $0x08, $chaos_pm32\n");
 
-extern const uint8_t chaos_tramp_start[], chaos_tramp_end[], chaos_tramp_idtr[];
+struct idtr {
+	uint16_t limit;
+	uint32_t base;
+} __attribute__((packed));
+struct idtr chaos_idtr;       /* the shared IDT, for chaos_pm32 */
+uint32_t chaos_nmi_next;      /* its NMI entry, for chaos_nmi_stub */
+extern const uint8_t chaos_nmi_stub[];
+
+extern const uint8_t chaos_tramp_start[], chaos_tramp_end[];
 uint8_t chaos_stacks[CHAOS_MAX_CPUS][CHAOS_STACK] __attribute__((aligned(16)));
 void chaos_ap_main(uint32_t id);
 
@@ -202,9 +230,20 @@ static uint8_t fix_vector(uint32_t v)
 /* ---- faults and interrupts --------------------------------------------------- */
 static void apic_state_refresh(uint32_t id);
 
+/* The handlers return with POPF; RET (isr.S: no IRET at CPL0 on KVM-PVM):
+ * where interrupts are injected as soon as IF is 1 (VMX, SVM), a storm (a
+ * periodic timer with a tiny count, the PIT at 1 MHz) takes the next one
+ * between the POPF and the RET, one frame deeper each time, until the stack
+ * overflows. A nested interrupt therefore returns with IF=0: the nest
+ * unwinds, and the interrupted code enables interrupts again itself. */
+static volatile uint32_t depth[CHAOS_MAX_CPUS];
+#define EFLAGS_IF (1u << 9)
+
 static void on_interrupt(struct isr_frame *f)
 {
 	uint32_t id = my_id(), v = f->vector;
+	if (depth[id]++)
+		f->eflags &= ~EFLAGS_IF;
 	atomic_inc(&n_irqs[id]);
 	/* EOI only what is in service: an interrupt from the 8259 (ExtINT) is not. */
 	if (state[id] == ST_X2APIC) {
@@ -216,6 +255,7 @@ static void on_interrupt(struct isr_frame *f)
 		if ((xapic_read(APIC_ISR0 + (v / 32) * 0x10) >> (v % 32)) & 1)
 			xapic_write(APIC_EOI, 0);
 	}
+	depth[id]--;
 }
 
 static void on_nmi(struct isr_frame *f) { atomic_inc(&n_nmis[my_id()]); }
@@ -581,7 +621,7 @@ static void op_ioapic(uint32_t id)
 /* Ports that must only be read: they end, reset or power off the machine. */
 static bool port_read_only(uint32_t port, uint32_t size)
 {
-	static const uint16_t deny[][2] = {{0xf4, 0xf4}, {0x60, 0x60}, {0x64, 0x64}, {0x92, 0x92},
+	static const uint16_t deny[][2] = {{0xf4, 0xf7} /* hyve's debug-exit is 4 ports */, {0x60, 0x60}, {0x64, 0x64}, {0x92, 0x92},
 					   {0xcf9, 0xcf9}, {0x505, 0x505}, {0x604, 0x605},
 					   /* the 8259 pair: BSP only (see the header) */
 					   {0x20, 0x21}, {0xa0, 0xa1}};
@@ -671,31 +711,59 @@ static void op_pic(uint32_t id)
 }
 
 /* ---- the loop -------------------------------------------------------------------- */
+/* Operation classes; ops=MASK on the command line keeps a subset (for
+ * finding which class a failure needs). */
+enum {
+	OP_ICR = 1 << 0,
+	OP_XAPIC_MMIO = 1 << 1,
+	OP_X2APIC_MSR = 1 << 2,
+	OP_APIC_BASE = 1 << 3,
+	OP_TIMER = 1 << 4,
+	OP_APIC_MISC = 1 << 5,
+	OP_IOAPIC = 1 << 6,
+	OP_PORT = 1 << 7,
+	OP_PIC = 1 << 8,
+	OP_HALT = 1 << 9,
+	OP_ALL = (1 << 10) - 1,
+};
+static uint32_t ops_mask = OP_ALL;
+
 static void chaos_op(uint32_t id)
 {
 	uint32_t r = rnd(id) & 63;
-	if (r < 14)
-		op_icr(id);
-	else if (r < 22)
-		op_xapic_mmio(id);
-	else if (r < 28)
-		op_x2apic_msr(id);
-	else if (r < 31)
-		op_apic_base(id);
-	else if (r < 38)
-		op_timer(id);
-	else if (r < 42)
-		op_apic_misc(id);
-	else if (r < 50)
-		op_ioapic(id);
-	else if (r < 60)
-		op_port(id);
-	else if (id == 0)
-		op_pic(id);
-	else if (r < 63)
+	if (r < 14) {
+		if (ops_mask & OP_ICR)
+			op_icr(id);
+	} else if (r < 22) {
+		if (ops_mask & OP_XAPIC_MMIO)
+			op_xapic_mmio(id);
+	} else if (r < 28) {
+		if (ops_mask & OP_X2APIC_MSR)
+			op_x2apic_msr(id);
+	} else if (r < 31) {
+		if (ops_mask & OP_APIC_BASE)
+			op_apic_base(id);
+	} else if (r < 38) {
+		if (ops_mask & OP_TIMER)
+			op_timer(id);
+	} else if (r < 42) {
+		if (ops_mask & OP_APIC_MISC)
+			op_apic_misc(id);
+	} else if (r < 50) {
+		if (ops_mask & OP_IOAPIC)
+			op_ioapic(id);
+	} else if (r < 60) {
+		if (ops_mask & OP_PORT)
+			op_port(id);
+	} else if (id == 0) {
+		if (ops_mask & OP_PIC)
+			op_pic(id);
+	} else if (!(ops_mask & OP_HALT)) {
+	} else if (r < 63) {
 		cpu_sti_hlt_cli(); /* until any interrupt */
-	else if (!(rnd(id) & 7))
+	} else if (!(rnd(id) & 7)) {
 		__asm__ volatile("cli; hlt" ::: "memory"); /* until NMI, INIT or STARTUP */
+	}
 	atomic_inc(&n_ops[id]);
 }
 
@@ -709,6 +777,7 @@ static void ap_stop(uint32_t id)
 void chaos_ap_main(uint32_t id)
 {
 	atomic_inc(&n_entries[id]);
+	depth[id] = 0; /* an INIT may have come in the middle of a handler */
 	apic_state_refresh(id);
 	rng_seed(id, n_entries[id]);
 	for (;;) {
@@ -764,14 +833,13 @@ static uint32_t cmdline_u32(const char *cl, const char *key, uint32_t dflt)
 
 static bool overlaps_low(uint32_t a, uint32_t len) { return a < CHAOS_LOW_END && a + len > 0; }
 
-/* Everything below 1 MiB that the APs use: IVT, IRET stub, trampolines. */
+/* Everything below 1 MiB that the APs use: IVT with the protected-mode NMI
+ * gate inside it, IRET stub, trampolines (see the trampoline's comment). */
 static void low_memory_init(void)
 {
-	struct {
-		uint16_t limit;
-		uint32_t base;
-	} __attribute__((packed)) idtr;
-	__asm__ volatile("sidt %0" : "=m"(idtr));
+	__asm__ volatile("sidt %0" : "=m"(chaos_idtr));
+	const uint16_t *gate2 = (const uint16_t *)(chaos_idtr.base + 2 * 8);
+	chaos_nmi_next = gate2[0] | (uint32_t)gate2[3] << 16;
 	uint32_t low = 0;
 	__asm__("" : "+r"(low)); /* low memory: GCC's bounds checks must not see address 0 */
 	volatile uint16_t *ivt = (volatile uint16_t *)low;
@@ -779,13 +847,15 @@ static void low_memory_init(void)
 		ivt[2 * v] = IRET_STUB; /* offset */
 		ivt[2 * v + 1] = 0;     /* segment */
 	}
+	uint32_t nmi = (uint32_t)chaos_nmi_stub;
+	ivt[8] = (uint16_t)nmi; /* 0x10: an interrupt gate for vector 2 of an IDT at 0 */
+	ivt[9] = 0x08;
+	ivt[10] = 0x8e00;
+	ivt[11] = (uint16_t)(nmi >> 16);
 	((volatile uint8_t *)low)[IRET_STUB] = 0xcf; /* IRET (real mode) */
 	size_t len = (size_t)(chaos_tramp_end - chaos_tramp_start);
-	for (uint32_t vec = CHAOS_SIPI_FIRST; vec <= CHAOS_SIPI_LAST; vec++) {
-		uint8_t *page = (uint8_t *)(low + (vec << 12));
-		memcpy(page, chaos_tramp_start, len);
-		memcpy(page + (chaos_tramp_idtr - chaos_tramp_start), &idtr, 6);
-	}
+	for (uint32_t vec = CHAOS_SIPI_FIRST; vec <= CHAOS_SIPI_LAST; vec++)
+		memcpy((uint8_t *)(low + (vec << 12)), chaos_tramp_start, len);
 }
 
 void kmain(uint32_t magic, uint32_t mbi)
@@ -794,6 +864,7 @@ void kmain(uint32_t magic, uint32_t mbi)
 	bool x2 = cmdline_has_word(cl, "x2apic");
 	uint32_t ms = cmdline_u32(cl, "ms", DEFAULT_MS), want = cmdline_u32(cl, "exit", GUEST_PASS);
 	seed = cmdline_u32(cl, "seed", (uint32_t)rdtsc());
+	ops_mask = cmdline_u32(cl, "ops", OP_ALL);
 
 	if (overlaps_low(mbi, sizeof(struct multiboot_info)) || (*cl && overlaps_low((uint32_t)cl, strlen(cl) + 1)))
 		guest_fail("multiboot data below %x", CHAOS_LOW_END);
@@ -816,8 +887,8 @@ void kmain(uint32_t magic, uint32_t mbi)
 	apic_sw_enable();
 	apic_state_refresh(0);
 	rng_seed(0, 0);
-	printf("chaos: seed=%u ms=%u exit=%u cpus=%u %s tsc=%u kHz\n", seed, ms, want, ncpus, x2 ? "x2apic" : "xapic",
-	       khz);
+	printf("chaos: seed=%u ms=%u exit=%u cpus=%u %s ops=%x tsc=%u kHz\n", seed, ms, want, ncpus,
+	       x2 ? "x2apic" : "xapic", ops_mask, khz);
 
 	/* Start every AP (INIT to all excluding self, then STARTUP twice). */
 	if (ncpus > 1) {
