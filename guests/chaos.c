@@ -8,7 +8,9 @@
  * milliseconds, default 2000), exit=N (the debug-exit code the BSP writes at
  * the end, default GUEST_PASS: hyve's status is (N << 1) | 1), x2apic (every
  * CPU starts in x2APIC mode; default xAPIC), ops=MASK (only the operation
- * classes OP_* in MASK; default all). At most CHAOS_MAX_CPUS CPUs.
+ * classes OP_* in MASK; default all), abrupt (the BSP exits as soon as the
+ * time is up, without quiescing the APs: hyve must tear the VM down in full
+ * chaos). At most CHAOS_MAX_CPUS CPUs.
  *
  * What each CPU does, one random operation after another (the weights are
  * in chaos_op()):
@@ -230,19 +232,29 @@ static uint8_t fix_vector(uint32_t v)
 /* ---- faults and interrupts --------------------------------------------------- */
 static void apic_state_refresh(uint32_t id);
 
-/* The handlers return with POPF; RET (isr.S: no IRET at CPL0 on KVM-PVM):
- * where interrupts are injected as soon as IF is 1 (VMX, SVM), a storm (a
- * periodic timer with a tiny count, the PIT at 1 MHz) takes the next one
- * between the POPF and the RET, one frame deeper each time, until the stack
- * overflows. A nested interrupt therefore returns with IF=0: the nest
- * unwinds, and the interrupted code enables interrupts again itself. */
+/* The handlers return with POPF; RET (isr.S: no IRET at CPL0 on KVM-PVM).
+ * Where interrupts are injected as soon as IF is 1 (VMX, SVM), a storm (a
+ * periodic timer with a tiny count, the PIT at 1 MHz) delivers the next
+ * interrupt at the RET after the POPF, which leaves the RET's return address
+ * on the stack below the new frame: one word deeper per interrupt, until the
+ * stack overflowed into the IDT (seen on the nested SVM tier: 0x71 injected
+ * at irq_stub_common's RET thousands of times, then a triple fault). An
+ * interrupt taken at such a RET, or inside a handler, therefore returns with
+ * IF=0: the nest unwinds, and the interrupted code enables interrupts again
+ * itself (the BSP's window, the APs' loop). */
 static volatile uint32_t depth[CHAOS_MAX_CPUS];
 #define EFLAGS_IF (1u << 9)
+
+static bool at_popf_ret(uint32_t eip)
+{
+	const uint8_t *p = (const uint8_t *)eip;
+	return p[0] == 0xc3 && p[-1] == 0x9d; /* RET after POPF */
+}
 
 static void on_interrupt(struct isr_frame *f)
 {
 	uint32_t id = my_id(), v = f->vector;
-	if (depth[id]++)
+	if (depth[id]++ || at_popf_ret(f->eip))
 		f->eflags &= ~EFLAGS_IF;
 	atomic_inc(&n_irqs[id]);
 	/* EOI only what is in service: an interrupt from the 8259 (ExtINT) is not. */
@@ -861,7 +873,7 @@ static void low_memory_init(void)
 void kmain(uint32_t magic, uint32_t mbi)
 {
 	const char *cl = mb_cmdline(mbi);
-	bool x2 = cmdline_has_word(cl, "x2apic");
+	bool x2 = cmdline_has_word(cl, "x2apic"), abrupt = cmdline_has_word(cl, "abrupt");
 	uint32_t ms = cmdline_u32(cl, "ms", DEFAULT_MS), want = cmdline_u32(cl, "exit", GUEST_PASS);
 	seed = cmdline_u32(cl, "seed", (uint32_t)rdtsc());
 	ops_mask = cmdline_u32(cl, "ops", OP_ALL);
@@ -913,6 +925,12 @@ void kmain(uint32_t magic, uint32_t mbi)
 	}
 	uint64_t t1 = rdtsc();
 
+	if (abrupt) { /* hyve must tear down a VM in full chaos */
+		serial_init();
+		printf("\nchaos: seed=%u: %u ms of chaos on %u CPUs; abrupt end\nchaos: exiting with %u\n", seed,
+		       (uint32_t)udiv64(irq_cycles_to_us(t1 - t0), 1000, NULL), ncpus, want);
+		guest_exit(want);
+	}
 	stop = 1;
 	uint32_t naps = 0, self_parked = wait_acks(ACK_WAIT_US), nacked = self_parked;
 	/* The rest wait for a STARTUP or halt with IF=0: INIT and STARTUP to all

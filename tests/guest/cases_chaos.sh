@@ -13,7 +13,8 @@
 # nothing; the svm/ tier runs the same cases on a real SVM KVM.
 #
 # Cases: chaos/seed=S/xapic|x2apic/ipi-exit|spinup-ap (4 vCPUs, 2 s), plus
-# 2 and 8 vCPUs, plus regressions with fixed seeds. A failed case prints the
+# 2 and 8 vCPUs, plus two "abrupt" runs in which the BSP ends the VM while
+# every AP is still in full chaos (teardown under load). A failed case prints the
 # seed; `hyve --cpus N --ap-startup=P --append "seed=S ms=2000 x2apic"
 # build/guests/chaos.elf` runs it again (the same random streams; the
 # interleaving of the vCPUs differs from run to run). The long soak with
@@ -43,3 +44,6 @@ for seed in 1 2; do
 done
 chaos_case "seed=3/x2apic/ipi-exit/cpus=8" 8 ipi-exit 41 seed=3 ms=2000 x2apic
 chaos_case "seed=4/xapic/spinup-ap/cpus=2" 2 spinup-ap 42 seed=4 ms=2000
+# The BSP exits in full chaos, without quiescing the APs: teardown under load.
+chaos_case "seed=5/x2apic/ipi-exit/abrupt" 4 ipi-exit 43 seed=5 ms=1000 x2apic abrupt
+chaos_case "seed=6/xapic/spinup-ap/abrupt" 4 spinup-ap 44 seed=6 ms=1000 abrupt
