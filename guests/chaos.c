@@ -10,7 +10,8 @@
  * CPU starts in x2APIC mode; default xAPIC), ops=MASK (only the operation
  * classes OP_* in MASK; default all), abrupt (the BSP exits as soon as the
  * time is up, without quiescing the APs: hyve must tear the VM down in full
- * chaos). At most CHAOS_MAX_CPUS CPUs.
+ * chaos; only COM1 is left to the BSP then, or an AP's LCR or MCR write could
+ * swallow its last lines). At most CHAOS_MAX_CPUS CPUs.
  *
  * What each CPU does, one random operation after another (the weights are
  * in chaos_op()):
@@ -183,6 +184,7 @@ void chaos_ap_main(uint32_t id);
 enum apic_state { ST_XAPIC, ST_X2APIC, ST_OFF };
 
 static volatile uint32_t stop, acked[CHAOS_MAX_CPUS];
+static volatile uint32_t com1_mine; /* abrupt end: the BSP needs COM1, APs leave it alone */
 static volatile uint32_t state[CHAOS_MAX_CPUS]; /* enum apic_state, as this CPU last saw it */
 static uint32_t rng[CHAOS_MAX_CPUS];
 static volatile uint32_t n_ops[CHAOS_MAX_CPUS], n_entries[CHAOS_MAX_CPUS], n_irqs[CHAOS_MAX_CPUS],
@@ -685,6 +687,8 @@ static void op_port(uint32_t id)
 			v |= 0x30; /* mostly a count load rather than a latch */
 		break;
 	}
+	if (com1_mine && port < 0x400 && port + size > 0x3f8)
+		return;
 	if (!(r & 0x8) || port_read_only(port, size))
 		(void)port_in(port, size);
 	else
@@ -926,6 +930,8 @@ void kmain(uint32_t magic, uint32_t mbi)
 	uint64_t t1 = rdtsc();
 
 	if (abrupt) { /* hyve must tear down a VM in full chaos */
+		com1_mine = 1;
+		delay_us(2000); /* an AP's COM1 write in flight lands before serial_init() */
 		serial_init();
 		printf("\nchaos: seed=%u: %u ms of chaos on %u CPUs; abrupt end\nchaos: exiting with %u\n", seed,
 		       (uint32_t)udiv64(irq_cycles_to_us(t1 - t0), 1000, NULL), ncpus, want);
