@@ -744,42 +744,39 @@ enum {
 };
 static uint32_t ops_mask = OP_ALL;
 
-static void chaos_op(uint32_t id)
+/* The BSP programs the 8259s; an AP halts, with IF=1 until any interrupt or,
+ * rarely, with IF=0 until an NMI, INIT or STARTUP. */
+static void op_pic_or_halt(uint32_t id)
 {
-	uint32_t r = rnd(id) & 63;
-	if (r < 14) {
-		if (ops_mask & OP_ICR)
-			op_icr(id);
-	} else if (r < 22) {
-		if (ops_mask & OP_XAPIC_MMIO)
-			op_xapic_mmio(id);
-	} else if (r < 28) {
-		if (ops_mask & OP_X2APIC_MSR)
-			op_x2apic_msr(id);
-	} else if (r < 31) {
-		if (ops_mask & OP_APIC_BASE)
-			op_apic_base(id);
-	} else if (r < 38) {
-		if (ops_mask & OP_TIMER)
-			op_timer(id);
-	} else if (r < 42) {
-		if (ops_mask & OP_APIC_MISC)
-			op_apic_misc(id);
-	} else if (r < 50) {
-		if (ops_mask & OP_IOAPIC)
-			op_ioapic(id);
-	} else if (r < 60) {
-		if (ops_mask & OP_PORT)
-			op_port(id);
-	} else if (id == 0) {
+	if (id == 0) {
 		if (ops_mask & OP_PIC)
 			op_pic(id);
-	} else if (!(ops_mask & OP_HALT)) {
-	} else if (r < 63) {
-		cpu_sti_hlt_cli(); /* until any interrupt */
-	} else if (!(rnd(id) & 7)) {
-		__asm__ volatile("cli; hlt" ::: "memory"); /* until NMI, INIT or STARTUP */
+	} else if (ops_mask & OP_HALT) {
+		if (rnd(id) & 3)
+			cpu_sti_hlt_cli();
+		else if (!(rnd(id) & 7))
+			__asm__ volatile("cli; hlt" ::: "memory");
 	}
+}
+
+/* Operation r (0..63) is the first entry whose `below` exceeds it. */
+static const struct {
+	uint8_t below;
+	uint16_t cls; /* 0: op_pic_or_halt checks its own classes */
+	void (*fn)(uint32_t id);
+} op_table[] = {
+	{14, OP_ICR, op_icr},        {22, OP_XAPIC_MMIO, op_xapic_mmio}, {28, OP_X2APIC_MSR, op_x2apic_msr},
+	{31, OP_APIC_BASE, op_apic_base}, {38, OP_TIMER, op_timer},   {42, OP_APIC_MISC, op_apic_misc},
+	{50, OP_IOAPIC, op_ioapic},  {60, OP_PORT, op_port},            {64, 0, op_pic_or_halt},
+};
+
+static void chaos_op(uint32_t id)
+{
+	uint32_t r = rnd(id) & 63, i = 0;
+	while (r >= op_table[i].below)
+		i++;
+	if (!op_table[i].cls || (ops_mask & op_table[i].cls))
+		op_table[i].fn(id);
 	atomic_inc(&n_ops[id]);
 }
 
