@@ -14,7 +14,7 @@
  * swallow its last lines). At most CHAOS_MAX_CPUS CPUs.
  *
  * What each CPU does, one random operation after another (the weights are
- * in chaos_op()):
+ * in op_table):
  *   - ICR writes: every delivery mode (fixed, lowest priority, SMI, remote
  *     read, NMI, INIT, STARTUP, reserved), both level and trigger bits, every
  *     shorthand, physical and logical destinations (own ID, other IDs,
@@ -48,7 +48,10 @@
  *   - Vectors the guest programs are never 17, 21, 29 or 30: those exception
  *     stubs expect an error code that an interrupt does not push (SDM Vol.
  *     3A table 6-1). Vectors 0-15 are sent on purpose: hyve must refuse
- *     them (ESR, SDM 10.5.3). The 8259's vector base stays >= 0x20.
+ *     them (ESR, SDM 10.5.3). The 8259's vector base stays >= 0x20 (the
+ *     guest programs it first: hyve's 8259s start at the BIOS bases 8, 0x70).
+ *   - An interrupt taken inside a handler or at its final POPF;RET returns
+ *     with IF=0 (see on_interrupt()): storms cannot nest without bound.
  *   - STARTUP vectors are drawn from CHAOS_SIPI_FIRST..CHAOS_SIPI_LAST; each of
  *     those pages holds a copy of the trampoline below, which re-enters the
  *     chaos loop on a fixed per-CPU stack (its index from CPUID.1:EBX[31:24],
@@ -64,7 +67,7 @@
  *     (SDM table 10-3). The I/O APIC's INIT and a LINT INIT are not modelled.
  *   - Only the BSP writes the 8259 ports (an init sequence interleaved with
  *     another CPU's writes would take an IMR byte as the vector base).
- *   - Ports that end or reset the machine are only read: debug-exit 0xf4,
+ *   - Ports that end or reset the machine are only read: debug-exit 0xf4-0xf7,
  *     0xcf9, 0x92, the i8042 (0x60, 0x64), pvpanic 0x505, PM1a control 0x604.
  *   - The BSP runs with IF=0 except for short windows and never halts, so a
  *     timer or NMI storm cannot keep it from its clock.
