@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # soak-nested.sh: the IPI soak of issue 16 on the nested SVM KVM (make soak).
-# Usage: tests/soak-nested.sh [--build DIR] [--runs N] [--chaos-ms MS] [--chaos-only]   (N rounds, default 150)
+# Usage: tests/soak-nested.sh [--build DIR] [--runs N] [--chaos-ms MS] [--chaos-only] [--seed S]
+#        (N rounds, default 150)
 #
 # Each round runs, each in a fresh hyve with --timeout 60 on the real SVM KVM
 # of tools/nested-svm (L1 with kvm-hold, single-threaded TCG):
@@ -9,7 +10,7 @@
 #   irq_ipi_storm --cpus 4 (xAPIC)    ping-pong per ordered pair and an all-to-all storm
 #   irq_ipi_storm --cpus 4 x2apic     the same in x2APIC mode
 #   chaos --cpus 4                    MS ms (default 2000; 0: none) of the chaos
-#                                     guest (issue 12), seed = round, xAPIC in
+#                                     guest (issue 12), seed = S + round, xAPIC in
 #                                     odd rounds, x2APIC in even ones; it must
 #                                     end with the status it asks for
 # under ipi-exit, and every other round under spinup-ap (--chaos-only: the
@@ -19,18 +20,20 @@
 # in 30 shows up with probability 1 - (29/30)^150 > 99.4% per guest.
 # Ends with "soak: R runs, F failed (IPIs: T; chaos: C runs, S s)" and status 0 if F is 0.
 set -u
-BUILD=build RUNS=150 CHAOS_MS=2000 IPI=1
+BUILD=build RUNS=150 CHAOS_MS=2000 IPI=1 SEED=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) BUILD=$2; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
 	--chaos-ms) CHAOS_MS=$2; shift 2 ;;
 	--chaos-only) IPI=0; shift ;;
+	--seed) SEED=$2; shift 2 ;;
 	*) echo "soak-nested: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "soak-nested: --runs: '$RUNS' is not a positive number" >&2; exit 2; }
 [[ $CHAOS_MS =~ ^[0-9]+$ ]] || { echo "soak-nested: --chaos-ms: '$CHAOS_MS' is not a number" >&2; exit 2; }
+[[ $SEED =~ ^[0-9]+$ ]] || { echo "soak-nested: --seed: '$SEED' is not a number" >&2; exit 2; }
 cd "$(dirname "$0")/.." || exit 2
 for f in "$BUILD/hyve" "$BUILD/bench/bench_ipi.elf" "$BUILD/guests/irq_ipi_storm.elf" "$BUILD/guests/chaos.elf" "$BUILD/tools/kvm-hold"; do
 	[ -e "$f" ] || { echo "soak-nested: $f is missing (make all bench-build)" >&2; exit 2; }
@@ -38,7 +41,7 @@ done
 script=$(mktemp)
 trap 'rm -f "$script"' EXIT
 cat >"$script" <<EOF
-B=$BUILD RUNS=$RUNS CHAOS_MS=$CHAOS_MS IPI=$IPI
+B=$BUILD RUNS=$RUNS CHAOS_MS=$CHAOS_MS IPI=$IPI SEED=$SEED
 T=/sys/kernel/tracing
 mount -t tracefs nodev \$T 2>/dev/null
 echo 4096 >\$T/buffer_size_kb
@@ -75,7 +78,7 @@ for i in \$(seq 1 \$RUNS); do
 		x2=
 		[ \$((i % 2)) = 0 ] && x2=x2apic
 		code=\$((32 + i % 64))
-		one \$(((code << 1 | 1) & 255)) 0 --ap-startup=\$p --cpus 4 --append "seed=\$i ms=\$CHAOS_MS exit=\$code \$x2" \$B/guests/chaos.elf
+		one \$(((code << 1 | 1) & 255)) 0 --ap-startup=\$p --cpus 4 --append "seed=\$((SEED + i)) ms=\$CHAOS_MS exit=\$code \$x2" \$B/guests/chaos.elf
 		chaos_runs=\$((chaos_runs + 1))
 		chaos_ms=\$((chaos_ms + \$(tr -d '\\r' </tmp/soak.out | sed -n 's/^chaos: seed=[0-9]*: \\([0-9]*\\) ms of chaos.*/\\1/p' | grep . || echo 0)))
 	fi
