@@ -6,7 +6,8 @@
 # (S defaults to the time, so each soak covers new seeds) and MS milliseconds
 # of chaos (default 4000), cycling through xAPIC and x2APIC, ipi-exit and
 # spinup-ap, and 4, 2 and 8 vCPUs (4 twice as often). hyve is
-# DIR/san/hyve (ASan, UBSan, LeakSanitizer) unless --hyve says otherwise.
+# DIR/san/hyve (ASan, UBSan, LeakSanitizer) unless --hyve says otherwise
+# (--hyve DIR/tsan/hyve: ThreadSanitizer, a report is status 66).
 # Each run asks for its own exit status (exit=32 + i % 64); it fails unless
 # hyve ends with exactly that status, stdout has no FAIL and stderr no
 # sanitizer report. A failed run prints the end of its output and the command
@@ -59,7 +60,7 @@ for ((i = 0; i < RUNS; i++)); do
 		echo "soak-chaos: $((i + 1)) of $RUNS runs, $fails failed so far, $((chaos_ms / 1000)) s of chaos"
 	fi
 	if [ "$rc" = $(((code << 1 | 1) & 255)) ] && ! grep -aq '^FAIL' "$tmp/out" &&
-		! grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp/err"; then
+		! grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer' "$tmp/err"; then
 		continue
 	fi
 	fails=$((fails + 1))
