@@ -65,6 +65,8 @@
  *     its LDR is cluster 0 bit 0. INITs hyve must ignore are sent anyway,
  *     to anyone: level de-assert (smp-spec 1.5), SELF and ALL-INCLUDING-SELF
  *     (SDM table 10-3). The I/O APIC's INIT and a LINT INIT are not modelled.
+ *     STARTUPs reach the BSP too: it is running, so hyve must drop them
+ *     (smp-spec 1.7).
  *   - Only the BSP writes the 8259 ports (an init sequence interleaved with
  *     another CPU's writes would take an IMR byte as the vector base).
  *   - Ports that end or reset the machine are only read: debug-exit 0xf4-0xf7,
