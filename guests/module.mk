@@ -24,3 +24,6 @@ GUEST_LIB_SRCS += lib/irq.c
 GUESTS += irq_lapic_periodic irq_lapic_oneshot irq_tpr irq_nest irq_ipi_storm irq_nmi_lowpri irq_self_ipi irq_ioapic irq_pic irq_clocks
 GUESTS += irq_lapic_drift irq_sti_hlt
 GUESTS += console_echo
+
+# Hostile guests (issue 12; cases_chaos.sh): random APIC, I/O APIC and port accesses on every vCPU
+GUESTS += chaos

@@ -167,6 +167,20 @@ const char *apic_shorthand_name(unsigned sh)
 /* ---- destination resolution --------------------------------------------------------------- */
 
 /*
+ * The core passes vm->addrs, which each vLAPIC's owner rewrites under its own
+ * lock with relaxed atomic stores (vlapic.c, publish() and update_ppr())
+ * while other vCPUs resolve IPIs with no lock held. A plain load racing with
+ * those stores is a data race, undefined behaviour in C11 (5.1.2.4), and
+ * ThreadSanitizer reports it under the chaos guest (guests/chaos.c); so every
+ * field is read with a relaxed atomic load (a plain MOV on x86). A stale value
+ * is fine: the IPI then behaves as if sent just before the register changed.
+ */
+static inline uint32_t addr_id(const struct apic_addr *a) { return __atomic_load_n(&a->id, __ATOMIC_RELAXED); }
+static inline uint32_t addr_ldr(const struct apic_addr *a) { return __atomic_load_n(&a->ldr, __ATOMIC_RELAXED); }
+static inline uint32_t addr_dfr(const struct apic_addr *a) { return __atomic_load_n(&a->dfr, __ATOMIC_RELAXED); }
+static inline uint8_t addr_ppr(const struct apic_addr *a) { return __atomic_load_n(&a->ppr, __ATOMIC_RELAXED); }
+
+/*
  * Physical destination mode (SDM 10.6.2.1, 10.12.9). The destination is an
  * APIC ID; struct apic_addr.id holds the plain id (not the xAPIC register
  * layout with the id in bits 31:24).
@@ -192,12 +206,12 @@ static void resolve_physical(const struct apic_ipi *ipi, const struct apic_addr 
 		cpuset_fill(out, n);
 		return;
 	}
-	if (dest < n && addrs[dest].id == dest) {
+	if (dest < n && addr_id(&addrs[dest]) == dest) {
 		cpuset_set(out, dest);
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++)
-		if (addrs[i].id == dest)
+		if (addr_id(&addrs[i]) == dest)
 			cpuset_set(out, i);
 }
 
@@ -221,8 +235,8 @@ static void resolve_physical(const struct apic_ipi *ipi, const struct apic_addr 
  */
 static bool xapic_logical_match(uint32_t mda, const struct apic_addr *a)
 {
-	uint32_t model = a->dfr >> DFR_MODEL_SHIFT;
-	uint32_t lid = (a->ldr >> XAPIC_LDR_SHIFT) & 0xffu;
+	uint32_t model = addr_dfr(a) >> DFR_MODEL_SHIFT;
+	uint32_t lid = (addr_ldr(a) >> XAPIC_LDR_SHIFT) & 0xffu;
 
 	if (model == DFR_MODEL_FLAT)
 		return (mda & lid) != 0;
@@ -244,7 +258,8 @@ static bool xapic_logical_match(uint32_t mda, const struct apic_addr *a)
  */
 static bool x2apic_logical_match(uint32_t mda, const struct apic_addr *a)
 {
-	return (mda >> 16) == (a->ldr >> 16) && (mda & a->ldr & 0xffffu) != 0;
+	uint32_t ldr = addr_ldr(a);
+	return (mda >> 16) == (ldr >> 16) && (mda & ldr & 0xffffu) != 0;
 }
 
 /*
@@ -295,12 +310,16 @@ static void resolve_logical(const struct apic_ipi *ipi, const struct apic_addr *
 static void lowprio_pick(const struct apic_addr *addrs, cpuset_t *set)
 {
 	int best = -1;
+	uint32_t best_ppr = 0, best_id = 0;
 
 	CPUSET_FOREACH(i, set)
 	{
-		if (best < 0 || addrs[i].ppr < addrs[best].ppr ||
-		    (addrs[i].ppr == addrs[best].ppr && addrs[i].id < addrs[best].id))
+		uint32_t ppr = addr_ppr(&addrs[i]), id = addr_id(&addrs[i]);
+		if (best < 0 || ppr < best_ppr || (ppr == best_ppr && id < best_id)) {
 			best = i;
+			best_ppr = ppr;
+			best_id = id;
+		}
 	}
 	cpuset_zero(set);
 	if (best >= 0)

@@ -108,11 +108,15 @@ int vcpu_apply_start(struct vcpu *v, uint64_t rip)
 	int r;
 	if (v->io_pending) {
 		/* Let KVM finish the last I/O/MMIO/MSR exit without running guest code
-		 * before the registers are replaced (api.rst, kvm_run.immediate_exit). */
-		v->run->immediate_exit = 1;
+		 * before the registers are replaced (api.rst, kvm_run.immediate_exit).
+		 * Atomic stores: vcpu_notify() on another thread may store 1 at the
+		 * same time (a plain store would be a data race; ThreadSanitizer
+		 * under the chaos guest). Losing its 1 is harmless: the caller goes
+		 * through wait_runnable() again before the next entry. */
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		v->entered = true;
 		r = kvm_vcpu_run(v->fd);
-		v->run->immediate_exit = 0;
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		v->io_pending = false;
 		if (r < 0 && r != -EINTR)
 			return r;
