@@ -54,7 +54,6 @@ struct vlapic {
 	bool bsp;                     /* (c) */
 	bool lint_level[2];           /* (l) last level seen on LINT0/LINT1 */
 	/* Timer (SDM 10.5.4), in CLOCK_MONOTONIC ns at VLAPIC_BUS_HZ / divide. */
-	uint64_t timer_start;         /* (l) when the current count started */
 	uint64_t timer_period;        /* (l) initial count * divide in ns; 0: not counting */
 	uint64_t timer_deadline;      /* (l) next expiry; 0: none armed */
 	uint64_t tsc_deadline;        /* (l) IA32_TSC_DEADLINE; 0: disarmed */
@@ -195,25 +194,29 @@ static void timer_start_count(struct vlapic *vl)
 		return;
 	}
 	vl->timer_owed = 0;
-	vl->timer_start = clock_now(vl);
 	vl->timer_period = counts_to_ns(icr, timer_divide(vl));
 	if (!vl->timer_period)
 		vl->timer_period = 1;
-	timer_arm(vl, vl->timer_start + vl->timer_period);
+	timer_arm(vl, clock_now(vl) + vl->timer_period);
 }
 
-/* TMCCR: counts left in the current period (SDM 10.5.4). */
+/* TMCCR: counts left in the current period (SDM 10.5.4), taken from the armed
+ * deadline so that it survives a switch between one-shot and periodic mode:
+ * SDM 10.5.4 ("changing the mode ... does not reload the count") has the
+ * count go on from where it is; a one-shot count that reached 0 (deadline
+ * cleared at expiry) stays 0 in periodic mode, and a periodic count that is
+ * switched to one-shot ends at its current period's end. */
 static uint32_t timer_ccr(const struct vlapic *vl)
 {
-	if (!vl->timer_period || timer_mode(vl) == TIMER_TSC_DEADLINE)
+	if (!vl->timer_period || !vl->timer_deadline || timer_mode(vl) == TIMER_TSC_DEADLINE)
 		return 0;
-	uint64_t now = clock_now(vl), el = now > vl->timer_start ? now - vl->timer_start : 0, left;
-	if (timer_mode(vl) == TIMER_PERIODIC)
-		left = vl->timer_period - el % vl->timer_period;
-	else if (el >= vl->timer_period || !vl->timer_deadline)
-		return 0;
+	uint64_t now = clock_now(vl), left;
+	if (now < vl->timer_deadline)
+		left = vl->timer_deadline - now;
+	else if (timer_mode(vl) == TIMER_PERIODIC) /* due, not yet reported: on the grid */
+		left = vl->timer_period - (now - vl->timer_deadline) % vl->timer_period;
 	else
-		left = vl->timer_period - el;
+		return 0;
 	uint64_t per_count = counts_to_ns(1, timer_divide(vl));
 	uint64_t c = per_count ? (left + per_count - 1) / per_count : left;
 	uint32_t icr = vl->regs[REG(APIC_OFF_TIMER_ICR)];
@@ -542,9 +545,7 @@ static void write_reg(struct vlapic *vl, uint32_t off, uint32_t val, struct wr_e
 			vl->timer_period = counts_to_ns(vl->regs[REG(APIC_OFF_TIMER_ICR)], div);
 			if (!vl->timer_period)
 				vl->timer_period = 1;
-			uint64_t deadline = now + counts_to_ns(left, div);
-			vl->timer_start = deadline - vl->timer_period;
-			timer_arm(vl, deadline);
+			timer_arm(vl, now + counts_to_ns(left, div));
 		}
 		return;
 	}

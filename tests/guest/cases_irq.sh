@@ -24,6 +24,8 @@
 #   irq_pic             8259 pair only: PIT IRQ0, RTC IRQ8, edge and ELCR level
 #   irq_clocks          ACPI PM timer against the TSC, RTC registers
 #   irq_sti_hlt         an interrupt pending at STI; HLT returns after the HLT
+#   irq_lapic_mode      LVT Timer one-shot <-> periodic keeps the count (TMCCR
+#                       not reloaded, a one-shot at 0 stays 0; issue 13)
 
 : "${G:?cases_irq.sh: the harness must set G to the guests build dir}"
 
@@ -89,6 +91,12 @@ for n in 1 4; do
 	irq_case irq_sti_hlt xapic "$n" --out "sti-hlt: 4 trials on $n CPUs, every interrupt returned after its HLT"
 done
 irq_case irq_sti_hlt x2apic 2 --out 'sti-hlt: 4 trials on 2 CPUs, every interrupt returned after its HLT'
+
+# One-shot <-> periodic switches keep the current count (SDM 10.5.4, issue 13).
+for n in 1 2; do
+	irq_case irq_lapic_mode xapic "$n" --out "mode: .* tested on $n CPUs"
+done
+irq_case irq_lapic_mode x2apic 2 --out 'mode: .* tested on 2 CPUs'
 
 # 8259 only: the BSP's APIC stays as reset left it; an AP must get nothing
 for n in 1 2; do
