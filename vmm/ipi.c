@@ -166,7 +166,8 @@ void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_
 		eligible = (ipi.mode == APIC_DM_INIT || ipi.mode == APIC_DM_STARTUP) ? vm->configured
 										      : vm->active;
 		pthread_mutex_unlock(&vm->lock);
-		apic_dest_resolve(&ipi, vm->addrs, vm->ncpus, &eligible, &targets);
+		apic_dest_resolve(&ipi, vm->addrs, vm->ncpus, __atomic_load_n(&vm->ids_moved, __ATOMIC_SEQ_CST),
+			  &eligible, &targets);
 	}
 	if (vm->trace) {
 		struct vm_trace_event ev = {.kind = VM_TRACE_IPI, .vcpu = v->id, .mode = ipi.mode,

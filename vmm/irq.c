@@ -36,7 +36,8 @@ static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, 
 	pthread_mutex_lock(&vm->lock);
 	eligible = vm->active;
 	pthread_mutex_unlock(&vm->lock);
-	apic_dest_resolve(&ipi, vm->addrs, vm->ncpus, &eligible, &targets);
+	apic_dest_resolve(&ipi, vm->addrs, vm->ncpus, __atomic_load_n(&vm->ids_moved, __ATOMIC_SEQ_CST),
+			  &eligible, &targets);
 	CPUSET_FOREACH(i, &targets)
 	{
 		struct vcpu *t = vm_vcpu_lookup(vm, (uint32_t)i);

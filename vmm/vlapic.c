@@ -43,7 +43,8 @@ enum timer_mode { TIMER_ONESHOT = 0, TIMER_PERIODIC = 1, TIMER_TSC_DEADLINE = 2 
 struct vlapic {
 	/* Legend: (c) set at create, constant after; (l) guarded by lock. */
 	pthread_mutex_t lock;
-	uint32_t id;                  /* (c) x2APIC ID == vCPU id */
+	uint32_t id;                  /* (c) initial APIC ID == x2APIC ID == vCPU id */
+	uint32_t cur_id;              /* (l) current APIC ID: id, or what the guest wrote to the xAPIC ID register */
 	bool x2apic_capable;          /* (c) CPUID offers x2APIC */
 	uint64_t base_reserved;       /* (c) reserved bits of IA32_APIC_BASE for this MAXPHYADDR */
 	const struct vlapic_ops *ops; /* (c) */
@@ -114,9 +115,21 @@ static void update_ppr(struct vlapic *vl)
 	__atomic_store_n(&vl->pub->ppr, (uint8_t)ppr, __ATOMIC_RELAXED);
 }
 
+/* Sets the current APIC ID and keeps the VM's count of moved IDs (lock held).
+ * The published id is stored before a move is counted and the count drops
+ * only after the id is back, so a resolver that reads the count as 0 finds
+ * every id at its index. */
+static void set_cur_id(struct vlapic *vl, uint32_t id)
+{
+	bool was = vl->cur_id != vl->id, now = id != vl->id;
+	vl->cur_id = id;
+	__atomic_store_n(&vl->pub->id, id, __ATOMIC_SEQ_CST);
+	if (vl->ops && vl->ops->ids_moved && was != now)
+		__atomic_add_fetch(vl->ops->ids_moved, now ? 1u : (uint32_t)-1, __ATOMIC_SEQ_CST);
+}
+
 static void publish(struct vlapic *vl)
 {
-	__atomic_store_n(&vl->pub->id, vl->id, __ATOMIC_RELAXED);
 	__atomic_store_n(&vl->pub->ldr, vl->regs[REG(APIC_OFF_LDR)], __ATOMIC_RELAXED);
 	__atomic_store_n(&vl->pub->dfr, vl->regs[REG(APIC_OFF_DFR)], __ATOMIC_RELAXED);
 	__atomic_store_n(&vl->pub->x2apic, (uint8_t)x2mode(vl), __ATOMIC_RELAXED);
@@ -230,7 +243,9 @@ static void reset_regs(struct vlapic *vl)
 	vl->esr_pending = 0;
 	vl->tsc_deadline = 0;
 	timer_stop(vl);
+	/* The initial ID again (SDM 10.4.7.1; at INIT as KVM does, see vlapic.h). */
 	vl->regs[REG(APIC_OFF_ID)] = x2mode(vl) ? vl->id : (vl->id << 24);
+	set_cur_id(vl, vl->id);
 	vl->regs[REG(APIC_OFF_VER)] = APIC_VERSION | (APIC_MAX_LVT << 16) | APIC_VER_EOI_SUPPRESS;
 	vl->regs[REG(APIC_OFF_DFR)] = 0xffffffffu;
 	vl->regs[REG(APIC_OFF_SVR)] = 0xff;
@@ -252,6 +267,7 @@ struct vlapic *vlapic_create(uint32_t id, bool bsp, bool x2apic_capable, unsigne
 		return NULL;
 	pthread_mutex_init(&vl->lock, NULL);
 	vl->id = id;
+	vl->cur_id = id;
 	vl->x2apic_capable = x2apic_capable;
 	vl->ops = ops;
 	vl->pub = pub;
@@ -271,6 +287,7 @@ void vlapic_destroy(struct vlapic *vl)
 {
 	if (!vl)
 		return;
+	set_cur_id(vl, vl->id); /* no longer counted as moved */
 	pthread_mutex_destroy(&vl->lock);
 	free(vl);
 }
@@ -340,6 +357,7 @@ int vlapic_set_apicbase(struct vlapic *vl, uint64_t val)
 		/* Entering x2APIC mode (SDM 10.12.5.1): ID becomes the 32-bit x2APIC ID,
 		 * LDR is derived from it, DFR is gone; the rest is kept. */
 		vl->regs[REG(APIC_OFF_ID)] = vl->id;
+		set_cur_id(vl, vl->id); /* a rewritten xAPIC ID does not carry over (10.12.5.1) */
 		vl->regs[REG(APIC_OFF_LDR)] = apic_x2apic_ldr(vl->id);
 		vl->regs[REG(APIC_OFF_DFR)] = 0xffffffffu;
 		vl->regs[REG(APIC_OFF_ICR_HI)] = 0;
@@ -406,6 +424,11 @@ static bool reg_write_mask(const struct vlapic *vl, uint32_t off, uint32_t *mask
 {
 	bool x2 = x2mode(vl);
 	switch (off) {
+	case APIC_OFF_ID:
+		/* SDM 10.4.6: read/write in xAPIC mode (bits 31:24 on P4/Xeon and
+		 * later, as KVM models it); the x2APIC ID is read-only (10.12.5.1). */
+		*mask = 0xff000000u;
+		return !x2;
 	case APIC_OFF_TPR:
 		*mask = 0xff;
 		return true;
@@ -474,6 +497,13 @@ static void write_reg(struct vlapic *vl, uint32_t off, uint32_t val, struct wr_e
 	    off == APIC_OFF_SVR)
 		timer_catch_up(vl); /* an expiry already due sees the registers of its time */
 	switch (off) {
+	case APIC_OFF_ID:
+		/* Destination resolution uses the new ID from now on (physical
+		 * IPIs and I/O APIC messages); hyve's own bookkeeping keeps the
+		 * vCPU id. */
+		*r = val & 0xff000000u;
+		set_cur_id(vl, *r >> 24);
+		return;
 	case APIC_OFF_TPR:
 		*r = val & 0xff;
 		update_ppr(vl);

@@ -343,6 +343,7 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 	vm_timer_init(&v->lapic_timer, vcpu_lapic_timer_fired, v);
 	vm_timer_init(&v->window_timer, vcpu_window_timer_fired, v);
 	v->lapic_ops = (struct vlapic_ops){.ctx = v, .icr_write = vcpu_icr_write, .eoi = vcpu_eoi,
+					   .ids_moved = &vm->ids_moved,
 					   .timer_arm = vcpu_timer_arm, .timer_disarm = vcpu_timer_disarm,
 					   .now_ns = vcpu_now_ns, .guest_tsc = vcpu_guest_tsc,
 					   .tsc_khz = vm->tsc_khz};

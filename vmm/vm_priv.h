@@ -125,6 +125,7 @@ struct vm {
 	unsigned nrunning;        /* (L) in RUNNING state */
 	unsigned nhalted_noif;    /* (L) HALTED with IF=0 */
 	struct apic_addr *addrs;  /* [ncpus]; (c) reset values, then each vlapic publishes its own (a) */
+	uint32_t ids_moved;       /* (a) vLAPICs whose current APIC ID is not their vCPU id (vlapic_ops.ids_moved) */
 	uint32_t last_unmatched_dest;   /* (L) last INIT/STARTUP that matched nobody */
 	uint8_t last_unmatched_valid;   /* (L) */
 	uint8_t last_unmatched_logical; /* (L) */

@@ -26,6 +26,8 @@
 #   irq_sti_hlt         an interrupt pending at STI; HLT returns after the HLT
 #   irq_lapic_mode      LVT Timer one-shot <-> periodic keeps the count (TMCCR
 #                       not reloaded, a one-shot at 0 stays 0; issue 13)
+#   irq_apic_id         writable xAPIC ID: physical IPIs and I/O APIC messages
+#                       follow it (shared, moved away), x2APIC ID stays initial
 
 : "${G:?cases_irq.sh: the harness must set G to the guests build dir}"
 
@@ -97,6 +99,12 @@ for n in 1 2; do
 	irq_case irq_lapic_mode xapic "$n" --out "mode: .* tested on $n CPUs"
 done
 irq_case irq_lapic_mode x2apic 2 --out 'mode: .* tested on 2 CPUs'
+
+# The xAPIC ID register is writable and decides physical delivery (SDM 10.4.6, issue 13).
+for n in 4 8; do
+	irq_case irq_apic_id xapic "$n" --out 'moved: IPIs and I/O APIC messages follow the written IDs' \
+		--out 'restored: each ID reaches its own CPU'
+done
 
 # 8259 only: the BSP's APIC stays as reset left it; an AP must get nothing
 for n in 1 2; do
