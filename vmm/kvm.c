@@ -189,6 +189,22 @@ uint64_t kvm_host_tsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+int kvm_set_msr(int fd, uint32_t index, uint64_t data)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m;
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.e.index = index;
+	m.e.data = data;
+	int r = ioctl(fd, KVM_SET_MSRS, &m);
+	if (r != 1)
+		return r < 0 ? -errno : -EINVAL;
+	return 0;
+}
+
 int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
 {
 	struct {

@@ -78,6 +78,14 @@ void vcpu_apic_msr(struct vcpu *v)
 	if (idx == MSR_IA32_APIC_BASE) {
 		if (wr) {
 			r = vlapic_set_apicbase(v->vlapic, run->msr.data);
+			/* KVM keeps CPUID.01H:EDX[9] in step with its own copy of
+			 * IA32_APIC_BASE (kvm_lapic_set_base(), also without an
+			 * in-kernel LAPIC): tell it, so that a global disable shows in
+			 * CPUID (SDM 10.4.3). Its copy is set at each start from the
+			 * start state (KVM_SET_SREGS), and INIT keeps the base. A
+			 * failure leaves only that bit stale: not the guest's fault. */
+			if (r == 0)
+				(void)kvm_set_msr(v->fd, MSR_IA32_APIC_BASE, vlapic_get_apicbase(v->vlapic));
 		} else {
 			run->msr.data = vlapic_get_apicbase(v->vlapic);
 			r = 0;

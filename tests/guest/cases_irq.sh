@@ -28,6 +28,7 @@
 #                       not reloaded, a one-shot at 0 stays 0; issue 13)
 #   irq_apic_id         writable xAPIC ID: physical IPIs and I/O APIC messages
 #                       follow it (shared, moved away), x2APIC ID stays initial
+#   irq_apic_disable    APIC global disable clears CPUID.01H:EDX[9]
 
 : "${G:?cases_irq.sh: the harness must set G to the guests build dir}"
 
@@ -105,6 +106,13 @@ for n in 4 8; do
 	irq_case irq_apic_id xapic "$n" --out 'moved: IPIs and I/O APIC messages follow the written IDs' \
 		--out 'restored: each ID reaches its own CPU'
 done
+
+# IA32_APIC_BASE[11] = 0 shows as CPUID.01H:EDX[9] = 0 (SDM 10.4.3, issue 13): KVM
+# follows the base hyve tells it (KVM-PVM's CPUID too).
+for n in 1 2; do
+	irq_case irq_apic_disable xapic "$n" --out "cpuid: APIC bit follows IA32_APIC_BASE\[11\]: $((2 * n)) base writes"
+done
+irq_case irq_apic_disable x2apic 2 --out 'cpuid: APIC bit follows IA32_APIC_BASE\[11\]: 12 base writes'
 
 # 8259 only: the BSP's APIC stays as reset left it; an AP must get nothing
 for n in 1 2; do
