@@ -205,7 +205,7 @@ int main(int argc, char **argv)
 		    (unsigned long long)(opt.memory >> 20),
 		    opt.ap_startup == AP_STARTUP_IPI_EXIT ? "ipi-exit" : "spinup-ap",
 		    opt.no_x2apic ? "xAPIC only" : "x2APIC offered", kind, (unsigned long long)boot.rip,
-		    vm_host_kvm_kind(), vm_host_is_pvm() ? " (hyve completes int3, fwait, clac/stac, popcnt/lzcnt/tzcnt, cmpxchg16b, lsl, ldmxcsr/stmxcsr)" : "");
+		    vm_host_kvm_kind(), vm_host_is_pvm() ? " (hyve completes int3, fwait, clac/stac, popcnt/lzcnt/tzcnt, cmpxchg16b, lsl, ldmxcsr/stmxcsr, 32-bit iret)" : "");
 
 	if (console_init(&m->con, &m->uart, machine_quit, m) < 0) {
 		say("cannot set the console up");

@@ -27,7 +27,7 @@ void vcpu_init_reset(struct vcpu *v, void *arg)
 	struct vm *vm = v->vm;
 	vlapic_init_reset(v->vlapic);
 	pthread_mutex_lock(&v->mtx);
-	v->nmi_pending = false;
+	v->nmi_pending = 0;
 	v->start_pending = false;
 	v->started = false;
 	pthread_mutex_lock(&vm->lock);
@@ -137,7 +137,7 @@ static void deliver_nmi(struct vm *vm, const struct apic_ipi *ipi, const cpuset_
 		if (t) {
 			pthread_mutex_lock(&t->mtx);
 			if (t->started) {
-				t->nmi_pending = true;
+				vcpu_queue_nmi(t);
 				ok = true;
 			}
 			pthread_mutex_unlock(&t->mtx);

@@ -165,6 +165,18 @@ int kvm_clear_events(int fd)
 	return xioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
 }
 
+int kvm_nmi_unblock(int fd)
+{
+	struct kvm_vcpu_events ev;
+	memset(&ev, 0, sizeof(ev));
+	int r = xioctl(fd, KVM_GET_VCPU_EVENTS, &ev);
+	if (r < 0 || !ev.nmi.masked)
+		return r;
+	ev.nmi.masked = 0;
+	ev.flags &= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+	return xioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
+}
+
 int kvm_inject_irq(int fd, uint8_t vector)
 {
 	struct kvm_interrupt irq = {.irq = vector};

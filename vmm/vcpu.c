@@ -79,11 +79,14 @@ static int inject(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	int r;
 	pthread_mutex_lock(&v->mtx);
-	bool nmi = v->nmi_pending;
-	v->nmi_pending = false;
+	unsigned nmi = v->nmi_pending;
+	v->nmi_pending = 0;
 	pthread_mutex_unlock(&v->mtx);
-	if (nmi && (r = kvm_inject_nmi(v->fd)) < 0)
-		return r;
+	/* Each NMI to KVM's queue: two that came between entries are one taken
+	 * and one held until the handler's IRET (SDM 6.7.1), not one. */
+	for (; nmi; nmi--)
+		if ((r = kvm_inject_nmi(v->fd)) < 0)
+			return r;
 	run->request_interrupt_window = 0;
 	if (vcpu_extint_pending(v)) {
 		/* ExtINT bypasses the APIC's priority logic (SDM 10.5.1): the 8259

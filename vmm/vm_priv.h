@@ -77,7 +77,9 @@ struct vcpu {
 				   * again before it enters the guest: a notifier needs
 				   * neither immediate_exit nor a signal */
 	bool rv_pending;          /* (V) a rendezvous may be waiting for this vCPU */
-	bool nmi_pending;         /* (V) */
+	uint8_t nmi_pending;      /* (V) NMIs not yet handed to KVM (KVM_NMI), at most 2: KVM keeps
+				   * the NMI-blocking state and latches one NMI while one is being
+				   * handled (SDM 6.7.1, 10.5.1); more would be collapsed there too */
 	bool start_pending;       /* (V) vm_vcpu_start_ap() asked to enter at start_rip */
 	uint64_t start_rip;       /* (V) */
 	bool started;             /* (V) entered the guest since the last INIT */
@@ -157,6 +159,12 @@ struct vm {
 /* vm.c */
 int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to); /* vm->lock held */
 void vcpu_notify(struct vcpu *vcpu); /* wake it wherever it waits; kick it out of KVM_RUN */
+/* Queues one NMI for the next entry (vcpu->mtx held; the caller notifies). */
+static inline void vcpu_queue_nmi(struct vcpu *vcpu)
+{
+	if (vcpu->nmi_pending < 2)
+		vcpu->nmi_pending++;
+}
 /* The owner (vcpu->mtx held) sleeps until the next vcpu_notify(); returns with
  * the mutex held again, possibly spuriously: the caller looks again. */
 void vcpu_wait_locked(struct vcpu *vcpu);

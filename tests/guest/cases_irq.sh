@@ -29,6 +29,8 @@
 #   irq_apic_id         writable xAPIC ID: physical IPIs and I/O APIC messages
 #                       follow it (shared, moved away), x2APIC ID stays initial
 #   irq_apic_disable    APIC global disable clears CPUID.01H:EDX[9]
+#   irq_nmi_latch       NMI held during a handler until IRET, two back to back
+#                       both taken, NMIs in the MOV SS / STI shadow
 
 : "${G:?cases_irq.sh: the harness must set G to the guests build dir}"
 
@@ -113,6 +115,12 @@ for n in 1 2; do
 	irq_case irq_apic_disable xapic "$n" --out "cpuid: APIC bit follows IA32_APIC_BASE\[11\]: $((2 * n)) base writes"
 done
 irq_case irq_apic_disable x2apic 2 --out 'cpuid: APIC bit follows IA32_APIC_BASE\[11\]: 12 base writes'
+
+# NMI latching (SDM 6.7.1, 10.5.1, issue 13): an IRET-returning NMI handler;
+# on KVM-PVM hyve completes that IRET (insn-completed counts it).
+for mode in xapic x2apic; do
+	irq_case irq_nmi_latch "$mode" 2 --out '^held: 2 NMIs' --out 'back to back: .* 2 taken, 50 times'
+done
 
 # 8259 only: the BSP's APIC stays as reset left it; an AP must get nothing
 for n in 1 2; do
