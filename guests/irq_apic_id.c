@@ -102,11 +102,7 @@ static void expect(uint32_t dest, uint32_t want, bool ioapic, uint32_t n)
 void kmain(uint32_t magic, uint32_t mbi)
 {
 	(void)magic;
-	if (cmdline_has_word(mb_cmdline(mbi), "x2apic"))
-		guest_skip("the ID register is read-only in x2APIC mode");
-	uint32_t n = irq_smp_start(mbi, SMP_XAPIC);
-	if (n < 4)
-		guest_skip("%u CPUs: this test needs 4", n);
+	uint32_t n = irq_smp_start_xapic(mbi, 4, "the ID register is read-only in x2APIC mode");
 	idt_set_handler(VEC_ID, on_vec);
 	printf("irq_apic_id: %u CPUs (xAPIC)\n", n);
 	irq_start_on_cpu(2, moved_ap, 1);

@@ -208,7 +208,8 @@ static enum exit_action on_mmio(struct vcpu *v, struct vm_exit *ex)
 	struct kvm_run *run = v->run;
 	v->io_pending = true;
 	if (vcpu_apic_mmio(v) ||
-	    vm_ioapic_mmio(v->vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data))
+	    vm_ioapic_mmio(v->vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data) ||
+	    vm_ram_mmio(v->vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data))
 		return EXIT_CONTINUE;
 	ex->exitcode = VM_EXITCODE_MMIO;
 	ex->u.mmio.gpa = run->mmio.phys_addr;
@@ -337,6 +338,12 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 		vcpu_window_poll(v);
 
 		__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&vm->slots_busy, __ATOMIC_SEQ_CST)) {
+			/* memslots.c changes KVM's memory slots: no guest code may run */
+			__atomic_store_n(&v->in_guest, 0, __ATOMIC_SEQ_CST);
+			vm_slots_wait(vm);
+			__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
+		}
 		v->entered = true;
 		r = kvm_vcpu_run(v->fd);
 		__atomic_store_n(&v->in_guest, 0, __ATOMIC_SEQ_CST);

@@ -61,7 +61,7 @@ struct vm;
 
 struct vcpu {
 	struct vm *vm;            /* (c) */
-	uint32_t id;              /* (c) vCPU id == APIC ID */
+	uint32_t id;              /* (c) vCPU id == initial APIC ID */
 	int fd;                   /* (c) KVM vCPU fd */
 	struct kvm_run *run;      /* (c) mapping; fields written by the owner, except immediate_exit (a) */
 	struct vlapic *vlapic;    /* (c) pointer; the vlapic locks itself */
@@ -128,6 +128,17 @@ struct vm {
 	unsigned nhalted_noif;    /* (L) HALTED with IF=0 */
 	struct apic_addr *addrs;  /* [ncpus]; (c) reset values, then each vlapic publishes its own (a) */
 	uint32_t ids_moved;       /* (a) vLAPICs whose current APIC ID is not their vCPU id (vlapic_ops.ids_moved) */
+
+	/* KVM memory slots, with holes where a vLAPIC maps its page onto RAM
+	 * (memslots.c, SDM 10.4.5). */
+	pthread_mutex_t slot_mtx;             /* guards (S); taken with no other lock held */
+	struct gmem_slot slots[GMEM_MAX_SLOTS]; /* (S) what KVM has: slot i = slots[i] */
+	unsigned nslots;                      /* (S) */
+	uint64_t holes[GMEM_MAX_HOLES];       /* (S) RAM pages some vLAPIC maps */
+	uint32_t hole_refs[GMEM_MAX_HOLES];   /* (S) how many vLAPICs map holes[i] */
+	unsigned nholes;                      /* (S) */
+	pthread_cond_t slot_cond;             /* (S) broadcast when slots_busy drops */
+	uint32_t slots_busy;                  /* (a) 1 while the slots change: no vCPU enters the guest */
 	uint32_t last_unmatched_dest;   /* (L) last INIT/STARTUP that matched nobody */
 	uint8_t last_unmatched_valid;   /* (L) */
 	uint8_t last_unmatched_logical; /* (L) */
@@ -182,6 +193,17 @@ bool vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned len, bool is_write, ui
 void vcpu_eoi(void *ctx, uint8_t vector);
 /* An 8259 interrupt may be injected into v now (ExtINT, SDM 10.5.1). */
 bool vcpu_extint_pending(struct vcpu *v);
+
+/* memslots.c: KVM memory slots around APIC pages relocated onto RAM */
+int vm_slots_init(struct vm *vm); /* the RAM regions as slots (vm_create) */
+/* self's vLAPIC moved its MMIO page from old_base to new_base (0: none);
+ * self's thread, no lock held. */
+int vm_apic_page_moved(struct vm *vm, struct vcpu *self, uint64_t old_base, uint64_t new_base);
+/* The owner, about to enter the guest, waits while the slots change. */
+void vm_slots_wait(struct vm *vm);
+/* An MMIO exit at a RAM address (a hole seen from a vCPU whose APIC is
+ * elsewhere): the access done on RAM. False when gpa is not RAM. */
+bool vm_ram_mmio(struct vm *vm, uint64_t gpa, unsigned len, bool is_write, uint8_t *data);
 
 /* vcpu_lapic.c: vlapic_ops callbacks, the PVM window poll, the APIC exits */
 void vcpu_lapic_timer_fired(void *arg);

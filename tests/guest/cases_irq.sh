@@ -31,6 +31,8 @@
 #   irq_apic_disable    APIC global disable clears CPUID.01H:EDX[9]
 #   irq_nmi_latch       NMI held during a handler until IRET, two back to back
 #                       both taken, NMIs in the MOV SS / STI shadow
+#   irq_apic_reloc      the APIC page moved onto RAM answers there, RAM again
+#                       after it moves back; another CPU sees the RAM
 
 : "${G:?cases_irq.sh: the harness must set G to the guests build dir}"
 
@@ -120,6 +122,12 @@ irq_case irq_apic_disable x2apic 2 --out 'cpuid: APIC bit follows IA32_APIC_BASE
 # on KVM-PVM hyve completes that IRET (insn-completed counts it).
 for mode in xapic x2apic; do
 	irq_case irq_nmi_latch "$mode" 2 --out '^held: 2 NMIs' --out 'back to back: .* 2 taken, 50 times'
+done
+
+# APIC base relocation onto RAM (SDM 10.4.5, issue 13): a hole in KVM's memory slots.
+for n in 2 4; do
+	irq_case irq_apic_reloc xapic "$n" --out '^moved: the APIC answered at 0x3000000' \
+		--out '^moved back: RAM at 0x3000000 as it was'
 done
 
 # 8259 only: the BSP's APIC stays as reset left it; an AP must get nothing
