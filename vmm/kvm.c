@@ -201,7 +201,8 @@ uint64_t kvm_host_tsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
-int kvm_set_msr(int fd, uint32_t index, uint64_t data)
+/* One MSR through KVM_GET_MSRS or KVM_SET_MSRS (host-initiated). */
+static int msr_io(int fd, unsigned long req, uint32_t index, uint64_t *data)
 {
 	struct {
 		struct kvm_msrs hdr;
@@ -210,28 +211,28 @@ int kvm_set_msr(int fd, uint32_t index, uint64_t data)
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = 1;
 	m.e.index = index;
-	m.e.data = data;
-	int r = ioctl(fd, KVM_SET_MSRS, &m);
+	m.e.data = *data;
+	int r = ioctl(fd, req, &m);
 	if (r != 1)
-		return r < 0 ? -errno : -EINVAL;
+		return r < 0 ? -errno : -EIO;
+	*data = m.e.data;
 	return 0;
+}
+
+int kvm_set_msr(int fd, uint32_t index, uint64_t data)
+{
+	return msr_io(fd, KVM_SET_MSRS, index, &data);
 }
 
 int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m;
-	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = 1;
-	m.e.index = 0x10; /* IA32_TIME_STAMP_COUNTER */
+	uint64_t tsc = 0;
 	uint64_t h0 = kvm_host_tsc();
-	int r = ioctl(fd, KVM_GET_MSRS, &m);
+	int r = msr_io(fd, KVM_GET_MSRS, 0x10 /* IA32_TIME_STAMP_COUNTER */, &tsc);
 	uint64_t h1 = kvm_host_tsc();
-	if (r != 1)
-		return r < 0 ? -errno : -EIO;
-	*offset = (int64_t)(m.e.data - (h0 + (h1 - h0) / 2));
+	if (r < 0)
+		return r;
+	*offset = (int64_t)(tsc - (h0 + (h1 - h0) / 2));
 	int k = ioctl(fd, KVM_GET_TSC_KHZ, 0);
 	if (k > 0)
 		*khz = (uint32_t)k;
