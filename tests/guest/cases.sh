@@ -11,7 +11,7 @@
 # "SKIP: why" and writes 0x10 / 0x11 / 0x12 to the debug-exit port, so hyve
 # ends with (V << 1) | 1 = 33 / 35 / 37.
 #
-# Cost: about 190 runs. The SMP matrix is every SMP guest x both AP start-up
+# Cost: about 200 runs. The SMP matrix is every SMP guest x both AP start-up
 # protocols x --cpus 1 2 4 8 64, plus --cpus 288 for the guests that run in
 # x2APIC mode there (the four x2APIC guests, smpdemo and reg_beyond_n, which
 # switch to x2APIC above 255 CPUs), and the same with --cpus 1024 on the host

@@ -8,7 +8,7 @@
 # ("cpu N: ...") and "FAIL: ..." (35). Time bounds inside the guests are
 # generous lower bounds (a timer never fires early) plus sanity upper bounds:
 # the development hosts are slow, shared and can stall a vCPU for
-# milliseconds. Cost: 70 runs, about 15-25 s.
+# milliseconds. Cost: 94 runs, about 25-35 s.
 #
 #   irq_lapic_periodic  periodic LAPIC timer, 50 ticks on every CPU
 #   irq_lapic_oneshot   one-shot (divides 1 2 16 128, TMCCR, masking, stop,
