@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,21 @@ static bool wait_for_end(struct machine *m, int sfd)
 	}
 }
 
+/* Every vCPU holds a KVM vCPU fd, so 1024 vCPUs need more descriptors than
+ * the usual soft limit of 1024 (the nested tier's L1 has it): raise the soft
+ * RLIMIT_NOFILE towards the hard limit when the configured vCPUs need it, as
+ * QEMU does. A limit that cannot be raised shows later as the vCPU that
+ * could not be created (status 14). */
+static void raise_fd_limit(unsigned ncpus)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)ncpus + 64; /* vCPU fds + VM, /dev/kvm, console, trace, eventfds */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static int status_of(struct machine *m, bool timed_out)
 {
 	if (timed_out)
@@ -175,6 +191,7 @@ int main(int argc, char **argv)
 		status = HYVE_EXIT_USAGE;
 		goto out_opt;
 	}
+	raise_fd_limit(opt.cpus);
 	if (tracer_init(&m->tracer, opt.trace & TRACE_APIC, opt.trace & TRACE_IO, opt.trace_file) < 0) {
 		say("--trace-file: cannot open '%s': %s", opt.trace_file, strerror(errno));
 		status = HYVE_EXIT_USAGE;
@@ -208,7 +225,7 @@ int main(int argc, char **argv)
 		    (unsigned long long)(opt.memory >> 20),
 		    opt.ap_startup == AP_STARTUP_IPI_EXIT ? "ipi-exit" : "spinup-ap",
 		    opt.no_x2apic ? "xAPIC only" : "x2APIC offered", kind, (unsigned long long)boot.rip,
-		    vm_host_kvm_kind(), vm_host_is_pvm() ? " (hyve completes int3, fwait, clac/stac, popcnt/lzcnt/tzcnt, cmpxchg16b, lsl, ldmxcsr/stmxcsr)" : "");
+		    vm_host_kvm_kind(), vm_host_is_pvm() ? " (hyve completes int3, fwait, clac/stac, popcnt/lzcnt/tzcnt, cmpxchg16b, lsl, ldmxcsr/stmxcsr, 32-bit iret)" : "");
 
 	if (console_init(&m->con, &m->uart, machine_quit, m) < 0) {
 		say("cannot set the console up");

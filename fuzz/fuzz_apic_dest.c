@@ -23,6 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		addrs[i].ldr = addrs[i].x2apic ? apic_x2apic_ldr(addrs[i].id) : (f.n ? fz_u32(&f) : 0);
 		addrs[i].dfr = (k & 4) ? 0xffffffffu : 0x0fffffffu;
 	}
+	uint32_t moved = 0; /* IDs not at their index: the physical fast path is off */
+	for (uint32_t i = 0; i < n; i++)
+		moved += addrs[i].id != i;
 	cpuset_t eligible;
 	cpuset_zero(&eligible);
 	for (uint32_t i = 0; i < n; i++)
@@ -39,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)apic_dm_name(ipi.mode);
 		(void)apic_shorthand_name(ipi.shorthand);
 		cpuset_t out;
-		apic_dest_resolve(&ipi, addrs, n, &eligible, &out);
+		apic_dest_resolve(&ipi, addrs, n, moved, &eligible, &out);
 		unsigned count = 0;
 		CPUSET_FOREACH(i, &out)
 		{

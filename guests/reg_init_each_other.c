@@ -74,7 +74,7 @@ void kmain(uint32_t magic, uint32_t mbi)
 	ipi_fixed(0, APIC_SH_ALL_EXCL, SMP_VEC_KICK);
 	for (uint32_t a = 1; a + 1 < n; a += 2) {
 		uint64_t start = rdtsc();
-		while (!sending[a] && !sending[a + 1] && rdtsc() - start < SMP_TIMEOUT_PROGRESS)
+		while (!sending[a] && !sending[a + 1] && rdtsc() - start < SMP_TIMEOUT_PROGRESS * smp_timeout_scale())
 			cpu_pause();
 		if (!sending[a] && !sending[a + 1]) {
 			printf("pair (%u,%u): neither AP woke up to send INIT\n", a, a + 1);
@@ -97,7 +97,7 @@ void kmain(uint32_t magic, uint32_t mbi)
 		uint32_t missing = 0;
 		for (uint32_t a = 1; a + 1 < n; a += 2)
 			missing += !b->seen[a] && !b->seen[a + 1];
-		if (!missing || rdtsc() - start > SMP_TIMEOUT_PROGRESS)
+		if (!missing || rdtsc() - start > SMP_TIMEOUT_PROGRESS * smp_timeout_scale())
 			break;
 	}
 	delay_us(SMP_LATE_WINDOW_US);

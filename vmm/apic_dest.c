@@ -192,13 +192,16 @@ static inline uint8_t addr_ppr(const struct apic_addr *a) { return __atomic_load
  * truncated, so 0x100 never reaches vCPU 0 and 0xfffffffe reaches nobody
  * unless some vCPU really has that id.
  *
- * Fast path: smp-spec 1.1 makes APIC ID = vCPU id, so addrs[dest] is tried
- * first; the scan only runs when that guess fails. IDs are assumed unique
- * (APIC IDs are read-only in hyve); with duplicates the fast path reports
- * vCPU dest only, the scan every holder of the id.
+ * Every APIC whose current ID equals the destination is a target: two
+ * xAPICs the guest gave the same ID (SDM 10.4.6: the ID register is
+ * writable) both receive it, one whose ID moved away does not.
+ *
+ * Fast path: smp-spec 1.1 makes the initial APIC ID = vCPU id, so while no
+ * ID was rewritten (ids_moved == 0) the IDs are unique and addrs[dest] is
+ * the only candidate; the scan runs when that guess fails or some ID moved.
  */
 static void resolve_physical(const struct apic_ipi *ipi, const struct apic_addr *addrs, uint32_t n,
-			     cpuset_t *out)
+			     uint32_t ids_moved, cpuset_t *out)
 {
 	uint32_t dest = ipi->x2apic ? ipi->dest : (ipi->dest & 0xffu);
 
@@ -206,7 +209,7 @@ static void resolve_physical(const struct apic_ipi *ipi, const struct apic_addr 
 		cpuset_fill(out, n);
 		return;
 	}
-	if (dest < n && addr_id(&addrs[dest]) == dest) {
+	if (!ids_moved && dest < n && addr_id(&addrs[dest]) == dest) {
 		cpuset_set(out, dest);
 		return;
 	}
@@ -327,7 +330,7 @@ static void lowprio_pick(const struct apic_addr *addrs, cpuset_t *set)
 }
 
 void apic_dest_resolve(const struct apic_ipi *ipi, const struct apic_addr *addrs, uint32_t n,
-		       const cpuset_t *eligible, cpuset_t *out)
+		       uint32_t ids_moved, const cpuset_t *eligible, cpuset_t *out)
 {
 	if (out == NULL)
 		return;
@@ -345,7 +348,7 @@ void apic_dest_resolve(const struct apic_ipi *ipi, const struct apic_addr *addrs
 		if (ipi->logical)
 			resolve_logical(ipi, addrs, n, out);
 		else
-			resolve_physical(ipi, addrs, n, out);
+			resolve_physical(ipi, addrs, n, ids_moved, out);
 		break;
 	case APIC_SH_SELF:
 		if (ipi->sender < n)

@@ -46,7 +46,7 @@ enum apic_shorthand {
 
 /* One decoded ICR write. */
 struct apic_ipi {
-	uint32_t sender;     /* vCPU id of the sender (== its APIC ID) */
+	uint32_t sender;     /* vCPU id of the sender (== its initial APIC ID; SELF/ALL_EXCL use it) */
 	uint32_t dest;       /* destination field: ICR[63:56] in xAPIC, ICR[63:32] in x2APIC */
 	uint8_t vector;      /* ICR[7:0] */
 	uint8_t mode;        /* enum apic_dm */
@@ -68,7 +68,7 @@ void apic_ipi_decode(struct apic_ipi *ipi, uint32_t sender, bool x2apic, uint32_
  * values: id = vCPU id, ldr = 0, dfr = 0xffffffff, x2apic = 0, sw_enabled = 0,
  * ppr = 0 (SDM 10.4.7.1). */
 struct apic_addr {
-	uint32_t id;     /* APIC ID (full 32 bits; in xAPIC mode only 31:24 of the register) */
+	uint32_t id;     /* current APIC ID (full 32 bits; in xAPIC mode the guest may rewrite it, register bits 31:24) */
 	uint32_t ldr;    /* LDR register value as the guest reads it (xAPIC: bits 31:24 used) */
 	uint32_t dfr;    /* DFR (xAPIC only; model in bits 31:28: 1111b flat, 0000b cluster) */
 	uint8_t x2apic;  /* 1 if this APIC is in x2APIC mode */
@@ -93,7 +93,9 @@ const char *apic_dm_name(unsigned mode);
 const char *apic_shorthand_name(unsigned sh);
 
 /* Resolves the target set of ipi among vCPUs 0..n-1 (addrs[i] describes vCPU i,
- * n <= VM_MAXCPU). `eligible` is the set the mode may reach: the core passes the
+ * n <= VM_MAXCPU). ids_moved: how many of addrs[] may hold an id other than
+ * their index (the guest rewrote an xAPIC ID, SDM 10.4.6); 0 lets physical
+ * resolution trust addrs[dest].id == dest to be the only holder of dest. `eligible` is the set the mode may reach: the core passes the
  * active set for FIXED/LOWPRIO/NMI and the configured set for INIT/STARTUP
  * (smp-spec 2.3); the result is always a subset of it and of [0, n).
  * Rules (smp-spec 2.2, SDM 10.6.2):
@@ -111,7 +113,7 @@ const char *apic_shorthand_name(unsigned sh);
  * A target whose mode (x2apic) differs from the sender's is matched by the sender's rules.
  * Never reads addrs[i] for i >= n; never fails. */
 void apic_dest_resolve(const struct apic_ipi *ipi, const struct apic_addr *addrs, uint32_t n,
-		       const cpuset_t *eligible, cpuset_t *out);
+		       uint32_t ids_moved, const cpuset_t *eligible, cpuset_t *out);
 
 /* x2APIC logical ID derived from the x2APIC ID (SDM 10.12.10.2):
  * ldr = ((id >> 4) << 16) | (1 << (id & 0xf)). */

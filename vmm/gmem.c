@@ -66,3 +66,30 @@ uint64_t gmem_lowmem(const struct guest_mem *m)
 {
 	return m->nregions ? m->r[0].size : 0;
 }
+
+unsigned gmem_slots(const struct guest_mem *m, const uint64_t *holes, unsigned n, struct gmem_slot *out)
+{
+	uint64_t h[GMEM_MAX_HOLES];
+	unsigned nh = 0, ns = 0;
+	for (unsigned i = 0; i < n && nh < GMEM_MAX_HOLES; i++) { /* insertion sort */
+		uint64_t v = holes[i] & ~(GMEM_PAGE_SIZE - 1);
+		unsigned k = nh++;
+		for (; k > 0 && h[k - 1] > v; k--)
+			h[k] = h[k - 1];
+		h[k] = v;
+	}
+	for (unsigned i = 0; i < m->nregions && i < GMEM_MAX_REGIONS; i++) {
+		const struct gmem_region *r = &m->r[i];
+		uint64_t cur = r->gpa, end = r->gpa + r->size;
+		for (unsigned k = 0; k < nh; k++) {
+			if (h[k] < cur || h[k] >= end)
+				continue; /* before what is left (or a duplicate), or outside */
+			if (h[k] > cur)
+				out[ns++] = (struct gmem_slot){cur, h[k] - cur, r->host + (cur - r->gpa)};
+			cur = h[k] + GMEM_PAGE_SIZE;
+		}
+		if (cur < end)
+			out[ns++] = (struct gmem_slot){cur, end - cur, r->host + (cur - r->gpa)};
+	}
+	return ns;
+}

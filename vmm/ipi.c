@@ -27,7 +27,7 @@ void vcpu_init_reset(struct vcpu *v, void *arg)
 	struct vm *vm = v->vm;
 	vlapic_init_reset(v->vlapic);
 	pthread_mutex_lock(&v->mtx);
-	v->nmi_pending = false;
+	v->nmi_pending = 0;
 	v->start_pending = false;
 	v->started = false;
 	pthread_mutex_lock(&vm->lock);
@@ -137,7 +137,7 @@ static void deliver_nmi(struct vm *vm, const struct apic_ipi *ipi, const cpuset_
 		if (t) {
 			pthread_mutex_lock(&t->mtx);
 			if (t->started) {
-				t->nmi_pending = true;
+				vcpu_queue_nmi(t);
 				ok = true;
 			}
 			pthread_mutex_unlock(&t->mtx);
@@ -166,7 +166,8 @@ void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_
 		eligible = (ipi.mode == APIC_DM_INIT || ipi.mode == APIC_DM_STARTUP) ? vm->configured
 										      : vm->active;
 		pthread_mutex_unlock(&vm->lock);
-		apic_dest_resolve(&ipi, vm->addrs, vm->ncpus, &eligible, &targets);
+		apic_dest_resolve(&ipi, vm->addrs, vm->ncpus, __atomic_load_n(&vm->ids_moved, __ATOMIC_SEQ_CST),
+			  &eligible, &targets);
 	}
 	if (vm->trace) {
 		struct vm_trace_event ev = {.kind = VM_TRACE_IPI, .vcpu = v->id, .mode = ipi.mode,

@@ -36,7 +36,8 @@ static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, 
 	pthread_mutex_lock(&vm->lock);
 	eligible = vm->active;
 	pthread_mutex_unlock(&vm->lock);
-	apic_dest_resolve(&ipi, vm->addrs, vm->ncpus, &eligible, &targets);
+	apic_dest_resolve(&ipi, vm->addrs, vm->ncpus, __atomic_load_n(&vm->ids_moved, __ATOMIC_SEQ_CST),
+			  &eligible, &targets);
 	CPUSET_FOREACH(i, &targets)
 	{
 		struct vcpu *t = vm_vcpu_lookup(vm, (uint32_t)i);
@@ -44,7 +45,8 @@ static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, 
 			continue;
 		if (ipi.mode == APIC_DM_NMI) {
 			pthread_mutex_lock(&t->mtx);
-			t->nmi_pending = t->started;
+			if (t->started)
+				vcpu_queue_nmi(t);
 			pthread_mutex_unlock(&t->mtx);
 			vcpu_notify(t);
 		} else if (vlapic_set_intr(t->vlapic, vector, level)) {

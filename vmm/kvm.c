@@ -165,6 +165,18 @@ int kvm_clear_events(int fd)
 	return xioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
 }
 
+int kvm_nmi_unblock(int fd)
+{
+	struct kvm_vcpu_events ev;
+	memset(&ev, 0, sizeof(ev));
+	int r = xioctl(fd, KVM_GET_VCPU_EVENTS, &ev);
+	if (r < 0 || !ev.nmi.masked)
+		return r;
+	ev.nmi.masked = 0;
+	ev.flags &= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+	return xioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
+}
+
 int kvm_inject_irq(int fd, uint8_t vector)
 {
 	struct kvm_interrupt irq = {.irq = vector};
@@ -189,7 +201,8 @@ uint64_t kvm_host_tsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
-int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
+/* One MSR through KVM_GET_MSRS or KVM_SET_MSRS (host-initiated). */
+static int msr_io(int fd, unsigned long req, uint32_t index, uint64_t *data)
 {
 	struct {
 		struct kvm_msrs hdr;
@@ -197,13 +210,29 @@ int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
 	} m;
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = 1;
-	m.e.index = 0x10; /* IA32_TIME_STAMP_COUNTER */
-	uint64_t h0 = kvm_host_tsc();
-	int r = ioctl(fd, KVM_GET_MSRS, &m);
-	uint64_t h1 = kvm_host_tsc();
+	m.e.index = index;
+	m.e.data = *data;
+	int r = ioctl(fd, req, &m);
 	if (r != 1)
 		return r < 0 ? -errno : -EIO;
-	*offset = (int64_t)(m.e.data - (h0 + (h1 - h0) / 2));
+	*data = m.e.data;
+	return 0;
+}
+
+int kvm_set_msr(int fd, uint32_t index, uint64_t data)
+{
+	return msr_io(fd, KVM_SET_MSRS, index, &data);
+}
+
+int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
+{
+	uint64_t tsc = 0;
+	uint64_t h0 = kvm_host_tsc();
+	int r = msr_io(fd, KVM_GET_MSRS, 0x10 /* IA32_TIME_STAMP_COUNTER */, &tsc);
+	uint64_t h1 = kvm_host_tsc();
+	if (r < 0)
+		return r;
+	*offset = (int64_t)(tsc - (h0 + (h1 - h0) / 2));
 	int k = ioctl(fd, KVM_GET_TSC_KHZ, 0);
 	if (k > 0)
 		*khz = (uint32_t)k;

@@ -21,10 +21,15 @@ int kvm_set_regs(int fd, const struct kvm_regs *r);
 int kvm_get_sregs(int fd, struct kvm_sregs *s);
 int kvm_set_sregs(int fd, const struct kvm_sregs *s);
 int kvm_set_cpuid(int fd, const struct kvm_cpuid2 *c);
+/* One host-initiated MSR write (KVM_SET_MSRS): not subject to the MSR filter. */
+int kvm_set_msr(int fd, uint32_t index, uint64_t data);
 int kvm_set_fpu_reset(int fd);
 int kvm_get_fpu(int fd, struct kvm_fpu *fpu);
 int kvm_set_fpu(int fd, const struct kvm_fpu *fpu);                   /* FPU/SSE state of a processor after INIT */
 int kvm_clear_events(int fd);                    /* drop pending exceptions/interrupts/NMIs */
+/* Ends NMI blocking as an IRET does (KVM_GET/SET_VCPU_EVENTS nmi.masked = 0):
+ * a held NMI becomes deliverable. */
+int kvm_nmi_unblock(int fd);
 int kvm_inject_irq(int fd, uint8_t vector);
 int kvm_inject_nmi(int fd);
 int kvm_vcpu_run(int fd);                        /* 0, or -errno (-EINTR on a kick) */

@@ -1,5 +1,6 @@
 # vmm/module.mk: libvmm, the core (VM, vCPUs, vLAPIC, IPIs, rendezvous, KVM backend).
 VMM_SRCS += vmm/gmem.c
+VMM_SRCS += vmm/memslots.c
 VMM_SRCS += vmm/apic_dest.c
 VMM_SRCS += vmm/vlapic.c
 VMM_SRCS += vmm/cpuid.c
@@ -26,9 +27,9 @@ test_vlapic_timer_SRCS := vmm/vlapic.c vmm/apic_dest.c
 UNIT_TESTS += test_cpuid
 test_cpuid_SRCS := vmm/cpuid.c
 UNIT_TESTS += test_rendezvous
-test_rendezvous_SRCS := vmm/rendezvous.c vmm/vm.c vmm/kvm.c vmm/cpuid.c vmm/vlapic.c vmm/apic_dest.c vmm/ipi.c vmm/gmem.c vmm/timer.c vmm/vcpu.c vmm/vcpu_start.c vmm/vcpu_lapic.c vmm/vcpu_pvm.c vmm/irq.c vmm/vioapic.c vmm/pvm.c
+test_rendezvous_SRCS := vmm/rendezvous.c vmm/vm.c vmm/kvm.c vmm/cpuid.c vmm/vlapic.c vmm/apic_dest.c vmm/ipi.c vmm/gmem.c vmm/memslots.c vmm/timer.c vmm/vcpu.c vmm/vcpu_start.c vmm/vcpu_lapic.c vmm/vcpu_pvm.c vmm/irq.c vmm/vioapic.c vmm/pvm.c
 UNIT_TESTS += test_vcpu_state
-test_vcpu_state_SRCS := vmm/vm.c vmm/rendezvous.c vmm/kvm.c vmm/cpuid.c vmm/vlapic.c vmm/apic_dest.c vmm/ipi.c vmm/gmem.c vmm/timer.c vmm/vcpu.c vmm/vcpu_start.c vmm/vcpu_lapic.c vmm/vcpu_pvm.c vmm/irq.c vmm/vioapic.c vmm/pvm.c
+test_vcpu_state_SRCS := vmm/vm.c vmm/rendezvous.c vmm/kvm.c vmm/cpuid.c vmm/vlapic.c vmm/apic_dest.c vmm/ipi.c vmm/gmem.c vmm/memslots.c vmm/timer.c vmm/vcpu.c vmm/vcpu_start.c vmm/vcpu_lapic.c vmm/vcpu_pvm.c vmm/irq.c vmm/vioapic.c vmm/pvm.c
 VMM_SRCS += vmm/vioapic.c
 UNIT_TESTS += test_vioapic
 test_vioapic_SRCS := vmm/vioapic.c

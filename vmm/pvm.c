@@ -279,3 +279,22 @@ void pvm_lsl_finish(struct kvm_regs *regs, const struct pvm_lsl_op *op, bool fou
 	}
 	regs->rip += op->len;
 }
+
+bool pvm_decode_iret32(const uint8_t *insn, size_t len, bool long_mode, bool cs32, bool ss32)
+{
+	return len >= 1 && insn[0] == 0xcf && !long_mode && cs32 && ss32;
+}
+
+/* Flags an IRET at CPL 0 outside virtual-8086 mode writes: CF PF AF ZF SF TF
+ * IF DF OF IOPL NT RF AC ID (VM, VIF and VIP are left as they are). */
+#define IRET32_FLAGS 0x00257fd5u
+
+bool pvm_iret32_finish(struct kvm_regs *regs, uint16_t cs, const uint32_t frame[3])
+{
+	if ((cs & 3) != 0 || (uint16_t)frame[1] != cs)
+		return false;
+	regs->rip = frame[0];
+	regs->rflags = (regs->rflags & ~(uint64_t)IRET32_FLAGS) | (frame[2] & IRET32_FLAGS) | 2u;
+	regs->rsp = (uint32_t)(regs->rsp + 12);
+	return true;
+}

@@ -81,4 +81,17 @@ bool pvm_decode_lsl(const uint8_t *insn, size_t len, bool long_mode, const struc
 void pvm_lsl_finish(struct kvm_regs *regs, const struct pvm_lsl_op *op, bool found, uint64_t desc, unsigned cpl,
 		    bool long_mode);
 
+/* IRET (CF, no prefix) in 32-bit protected mode at CPL 0 with a 32-bit code
+ * and stack segment (KVM's emulator has no protected-mode IRET; the test
+ * kernels' NMI handlers need it, since only IRET ends NMI blocking, SDM Vol.
+ * 3A 6.7.1): true when insn is one; the caller reads the 12-byte frame at
+ * SS:ESP. */
+bool pvm_decode_iret32(const uint8_t *insn, size_t len, bool long_mode, bool cs32, bool ss32);
+/* Completes a same-privilege return (SDM Vol. 2A "IRET", "RETURN-FROM-PROCEDURE
+ * -TO-SAME-PRIVILEGE-LEVEL"): frame = {EIP, CS, EFLAGS} as popped. Only a
+ * return to the same code selector cs at CPL 0 is completed (false
+ * otherwise: nothing changed); EFLAGS takes every flag IRET may change at
+ * CPL 0, bit 1 set; ESP moves past the frame. */
+bool pvm_iret32_finish(struct kvm_regs *regs, uint16_t cs, const uint32_t frame[3]);
+
 #endif

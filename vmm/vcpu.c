@@ -79,11 +79,14 @@ static int inject(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	int r;
 	pthread_mutex_lock(&v->mtx);
-	bool nmi = v->nmi_pending;
-	v->nmi_pending = false;
+	unsigned nmi = v->nmi_pending;
+	v->nmi_pending = 0;
 	pthread_mutex_unlock(&v->mtx);
-	if (nmi && (r = kvm_inject_nmi(v->fd)) < 0)
-		return r;
+	/* Each NMI to KVM's queue: two that came between entries are one taken
+	 * and one held until the handler's IRET (SDM 6.7.1), not one. */
+	for (; nmi; nmi--)
+		if ((r = kvm_inject_nmi(v->fd)) < 0)
+			return r;
 	run->request_interrupt_window = 0;
 	if (vcpu_extint_pending(v)) {
 		/* ExtINT bypasses the APIC's priority logic (SDM 10.5.1): the 8259
@@ -205,7 +208,8 @@ static enum exit_action on_mmio(struct vcpu *v, struct vm_exit *ex)
 	struct kvm_run *run = v->run;
 	v->io_pending = true;
 	if (vcpu_apic_mmio(v) ||
-	    vm_ioapic_mmio(v->vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data))
+	    vm_ioapic_mmio(v->vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data) ||
+	    vm_ram_mmio(v->vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data))
 		return EXIT_CONTINUE;
 	ex->exitcode = VM_EXITCODE_MMIO;
 	ex->u.mmio.gpa = run->mmio.phys_addr;
@@ -334,6 +338,12 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 		vcpu_window_poll(v);
 
 		__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&vm->slots_busy, __ATOMIC_SEQ_CST)) {
+			/* memslots.c changes KVM's memory slots: no guest code may run */
+			__atomic_store_n(&v->in_guest, 0, __ATOMIC_SEQ_CST);
+			vm_slots_wait(vm);
+			__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
+		}
 		v->entered = true;
 		r = kvm_vcpu_run(v->fd);
 		__atomic_store_n(&v->in_guest, 0, __ATOMIC_SEQ_CST);

@@ -77,7 +77,19 @@ void vcpu_apic_msr(struct vcpu *v)
 	int r;
 	if (idx == MSR_IA32_APIC_BASE) {
 		if (wr) {
+			uint64_t old_page = vlapic_mmio_base(v->vlapic);
 			r = vlapic_set_apicbase(v->vlapic, run->msr.data);
+			/* The MMIO page moves, also onto RAM (SDM 10.4.5; memslots.c). */
+			if (r == 0)
+				(void)vm_apic_page_moved(v->vm, v, old_page, vlapic_mmio_base(v->vlapic));
+			/* KVM keeps CPUID.01H:EDX[9] in step with its own copy of
+			 * IA32_APIC_BASE (kvm_lapic_set_base(), also without an
+			 * in-kernel LAPIC): tell it, so that a global disable shows in
+			 * CPUID (SDM 10.4.3). Its copy is set at each start from the
+			 * start state (KVM_SET_SREGS), and INIT keeps the base. A
+			 * failure leaves only that bit stale: not the guest's fault. */
+			if (r == 0)
+				(void)kvm_set_msr(v->fd, MSR_IA32_APIC_BASE, vlapic_get_apicbase(v->vlapic));
 		} else {
 			run->msr.data = vlapic_get_apicbase(v->vlapic);
 			r = 0;

@@ -106,6 +106,24 @@ static bool read_descriptor(struct vcpu *v, const struct kvm_sregs *s, uint16_t 
 	return true;
 }
 
+/* IRET for KVM-PVM (pvm.h): pops EIP, CS, EFLAGS from SS:ESP, and ends NMI
+ * blocking as the processor does at every IRET (SDM Vol. 3A 6.7.1), so that
+ * an NMI KVM holds is taken next. */
+static bool complete_iret32(struct vcpu *v, struct kvm_regs *regs, const struct kvm_sregs *s)
+{
+	uint32_t frame[3];
+	uint64_t la = s->ss.base + (uint32_t)regs->rsp;
+	const uint8_t *p = vcpu_guest_la(v, la, sizeof(frame));
+	if (!p)
+		return false; /* unmapped or straddling a page: the failure is reported */
+	memcpy(frame, p, sizeof(frame));
+	if (!pvm_iret32_finish(regs, s->cs.selector, frame) || kvm_set_regs(v->fd, regs) < 0 ||
+	    kvm_nmi_unblock(v->fd) < 0)
+		return false;
+	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
 /* KVM-PVM emulates guest CPL0 code and stops with an emulation failure on
  * a few instructions; hyve completes those it can, exactly as the processor
  * would (vmm/pvm.h). On VMX/SVM hosts this path never runs. Returns true when
@@ -138,6 +156,8 @@ bool vcpu_complete_insn(struct vcpu *v)
 	int mx = r == PVM_UNSUPPORTED ? pvm_decode_mxcsr(insn, len, s.cs.l, &regs, s.fs.base, s.gs.base, &op) : 0;
 	if (mx)
 		return complete_mxcsr(v, &regs, &op, mx);
+	if (r == PVM_UNSUPPORTED && pvm_decode_iret32(insn, len, s.cs.l, s.cs.db, s.ss.db))
+		return complete_iret32(v, &regs, &s);
 	struct pvm_lsl_op lsl;
 	if (r == PVM_UNSUPPORTED && pvm_decode_lsl(insn, len, s.cs.l, &regs, &lsl)) {
 		uint64_t desc = 0;

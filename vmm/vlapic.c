@@ -43,7 +43,8 @@ enum timer_mode { TIMER_ONESHOT = 0, TIMER_PERIODIC = 1, TIMER_TSC_DEADLINE = 2 
 struct vlapic {
 	/* Legend: (c) set at create, constant after; (l) guarded by lock. */
 	pthread_mutex_t lock;
-	uint32_t id;                  /* (c) x2APIC ID == vCPU id */
+	uint32_t id;                  /* (c) initial APIC ID == x2APIC ID == vCPU id */
+	uint32_t cur_id;              /* (l) current APIC ID: id, or what the guest wrote to the xAPIC ID register */
 	bool x2apic_capable;          /* (c) CPUID offers x2APIC */
 	uint64_t base_reserved;       /* (c) reserved bits of IA32_APIC_BASE for this MAXPHYADDR */
 	const struct vlapic_ops *ops; /* (c) */
@@ -54,7 +55,6 @@ struct vlapic {
 	bool bsp;                     /* (c) */
 	bool lint_level[2];           /* (l) last level seen on LINT0/LINT1 */
 	/* Timer (SDM 10.5.4), in CLOCK_MONOTONIC ns at VLAPIC_BUS_HZ / divide. */
-	uint64_t timer_start;         /* (l) when the current count started */
 	uint64_t timer_period;        /* (l) initial count * divide in ns; 0: not counting */
 	uint64_t timer_deadline;      /* (l) next expiry; 0: none armed */
 	uint64_t tsc_deadline;        /* (l) IA32_TSC_DEADLINE; 0: disarmed */
@@ -115,9 +115,21 @@ static void update_ppr(struct vlapic *vl)
 	__atomic_store_n(&vl->pub->ppr, (uint8_t)ppr, __ATOMIC_RELAXED);
 }
 
+/* Sets the current APIC ID and keeps the VM's count of moved IDs (lock held).
+ * The published id is stored before a move is counted and the count drops
+ * only after the id is back, so a resolver that reads the count as 0 finds
+ * every id at its index. */
+static void set_cur_id(struct vlapic *vl, uint32_t id)
+{
+	bool was = vl->cur_id != vl->id, now = id != vl->id;
+	vl->cur_id = id;
+	__atomic_store_n(&vl->pub->id, id, __ATOMIC_SEQ_CST);
+	if (vl->ops && vl->ops->ids_moved && was != now)
+		__atomic_add_fetch(vl->ops->ids_moved, now ? 1u : (uint32_t)-1, __ATOMIC_SEQ_CST);
+}
+
 static void publish(struct vlapic *vl)
 {
-	__atomic_store_n(&vl->pub->id, vl->id, __ATOMIC_RELAXED);
 	__atomic_store_n(&vl->pub->ldr, vl->regs[REG(APIC_OFF_LDR)], __ATOMIC_RELAXED);
 	__atomic_store_n(&vl->pub->dfr, vl->regs[REG(APIC_OFF_DFR)], __ATOMIC_RELAXED);
 	__atomic_store_n(&vl->pub->x2apic, (uint8_t)x2mode(vl), __ATOMIC_RELAXED);
@@ -195,25 +207,29 @@ static void timer_start_count(struct vlapic *vl)
 		return;
 	}
 	vl->timer_owed = 0;
-	vl->timer_start = clock_now(vl);
 	vl->timer_period = counts_to_ns(icr, timer_divide(vl));
 	if (!vl->timer_period)
 		vl->timer_period = 1;
-	timer_arm(vl, vl->timer_start + vl->timer_period);
+	timer_arm(vl, clock_now(vl) + vl->timer_period);
 }
 
-/* TMCCR: counts left in the current period (SDM 10.5.4). */
+/* TMCCR: counts left in the current period (SDM 10.5.4), taken from the armed
+ * deadline so that it survives a switch between one-shot and periodic mode:
+ * SDM 10.5.4 ("changing the mode ... does not reload the count") has the
+ * count go on from where it is; a one-shot count that reached 0 (deadline
+ * cleared at expiry) stays 0 in periodic mode, and a periodic count that is
+ * switched to one-shot ends at its current period's end. */
 static uint32_t timer_ccr(const struct vlapic *vl)
 {
-	if (!vl->timer_period || timer_mode(vl) == TIMER_TSC_DEADLINE)
+	if (!vl->timer_period || !vl->timer_deadline || timer_mode(vl) == TIMER_TSC_DEADLINE)
 		return 0;
-	uint64_t now = clock_now(vl), el = now > vl->timer_start ? now - vl->timer_start : 0, left;
-	if (timer_mode(vl) == TIMER_PERIODIC)
-		left = vl->timer_period - el % vl->timer_period;
-	else if (el >= vl->timer_period || !vl->timer_deadline)
-		return 0;
+	uint64_t now = clock_now(vl), left;
+	if (now < vl->timer_deadline)
+		left = vl->timer_deadline - now;
+	else if (timer_mode(vl) == TIMER_PERIODIC) /* due, not yet reported: on the grid */
+		left = vl->timer_period - (now - vl->timer_deadline) % vl->timer_period;
 	else
-		left = vl->timer_period - el;
+		return 0;
 	uint64_t per_count = counts_to_ns(1, timer_divide(vl));
 	uint64_t c = per_count ? (left + per_count - 1) / per_count : left;
 	uint32_t icr = vl->regs[REG(APIC_OFF_TIMER_ICR)];
@@ -227,7 +243,9 @@ static void reset_regs(struct vlapic *vl)
 	vl->esr_pending = 0;
 	vl->tsc_deadline = 0;
 	timer_stop(vl);
+	/* The initial ID again (SDM 10.4.7.1; at INIT as KVM does, see vlapic.h). */
 	vl->regs[REG(APIC_OFF_ID)] = x2mode(vl) ? vl->id : (vl->id << 24);
+	set_cur_id(vl, vl->id);
 	vl->regs[REG(APIC_OFF_VER)] = APIC_VERSION | (APIC_MAX_LVT << 16) | APIC_VER_EOI_SUPPRESS;
 	vl->regs[REG(APIC_OFF_DFR)] = 0xffffffffu;
 	vl->regs[REG(APIC_OFF_SVR)] = 0xff;
@@ -249,6 +267,7 @@ struct vlapic *vlapic_create(uint32_t id, bool bsp, bool x2apic_capable, unsigne
 		return NULL;
 	pthread_mutex_init(&vl->lock, NULL);
 	vl->id = id;
+	vl->cur_id = id;
 	vl->x2apic_capable = x2apic_capable;
 	vl->ops = ops;
 	vl->pub = pub;
@@ -268,6 +287,7 @@ void vlapic_destroy(struct vlapic *vl)
 {
 	if (!vl)
 		return;
+	set_cur_id(vl, vl->id); /* no longer counted as moved */
 	pthread_mutex_destroy(&vl->lock);
 	free(vl);
 }
@@ -337,6 +357,7 @@ int vlapic_set_apicbase(struct vlapic *vl, uint64_t val)
 		/* Entering x2APIC mode (SDM 10.12.5.1): ID becomes the 32-bit x2APIC ID,
 		 * LDR is derived from it, DFR is gone; the rest is kept. */
 		vl->regs[REG(APIC_OFF_ID)] = vl->id;
+		set_cur_id(vl, vl->id); /* a rewritten xAPIC ID does not carry over (10.12.5.1) */
 		vl->regs[REG(APIC_OFF_LDR)] = apic_x2apic_ldr(vl->id);
 		vl->regs[REG(APIC_OFF_DFR)] = 0xffffffffu;
 		vl->regs[REG(APIC_OFF_ICR_HI)] = 0;
@@ -403,6 +424,11 @@ static bool reg_write_mask(const struct vlapic *vl, uint32_t off, uint32_t *mask
 {
 	bool x2 = x2mode(vl);
 	switch (off) {
+	case APIC_OFF_ID:
+		/* SDM 10.4.6: read/write in xAPIC mode (bits 31:24 on P4/Xeon and
+		 * later, as KVM models it); the x2APIC ID is read-only (10.12.5.1). */
+		*mask = 0xff000000u;
+		return !x2;
 	case APIC_OFF_TPR:
 		*mask = 0xff;
 		return true;
@@ -471,6 +497,13 @@ static void write_reg(struct vlapic *vl, uint32_t off, uint32_t val, struct wr_e
 	    off == APIC_OFF_SVR)
 		timer_catch_up(vl); /* an expiry already due sees the registers of its time */
 	switch (off) {
+	case APIC_OFF_ID:
+		/* Destination resolution uses the new ID from now on (physical
+		 * IPIs and I/O APIC messages); hyve's own bookkeeping keeps the
+		 * vCPU id. */
+		*r = val & 0xff000000u;
+		set_cur_id(vl, *r >> 24);
+		return;
 	case APIC_OFF_TPR:
 		*r = val & 0xff;
 		update_ppr(vl);
@@ -542,9 +575,7 @@ static void write_reg(struct vlapic *vl, uint32_t off, uint32_t val, struct wr_e
 			vl->timer_period = counts_to_ns(vl->regs[REG(APIC_OFF_TIMER_ICR)], div);
 			if (!vl->timer_period)
 				vl->timer_period = 1;
-			uint64_t deadline = now + counts_to_ns(left, div);
-			vl->timer_start = deadline - vl->timer_period;
-			timer_arm(vl, deadline);
+			timer_arm(vl, now + counts_to_ns(left, div));
 		}
 		return;
 	}

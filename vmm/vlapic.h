@@ -87,6 +87,11 @@ struct vlapic_ops {
 	uint64_t (*now_ns)(void *ctx);    /* CLOCK_MONOTONIC ns */
 	uint64_t (*guest_tsc)(void *ctx); /* the vCPU's TSC now */
 	uint32_t tsc_khz;                 /* guest TSC frequency (TSC-deadline mode) */
+	/* Shared by every vLAPIC of a VM (may be NULL): how many of them have a
+	 * current APIC ID other than their initial one (an xAPIC ID write, SDM
+	 * 10.4.6). Changed with atomic adds under the changing vlapic's lock;
+	 * destination resolution reads it (apic_dest_resolve's ids_moved). */
+	uint32_t *ids_moved;
 };
 
 /* The APIC timer counts at this bus frequency divided by TDCR (SDM 10.5.4);
@@ -101,7 +106,8 @@ struct vlapic *vlapic_create(uint32_t id, bool bsp, bool x2apic_capable, unsigne
 			     struct apic_addr *pub, const struct vlapic_ops *ops);
 void vlapic_destroy(struct vlapic *vl);
 
-/* INIT reset (SDM 10.4.7.3): keeps the APIC ID, the APIC base and x2APIC mode;
+/* INIT reset (SDM 10.4.7.3): keeps the APIC base and x2APIC mode, restores the
+ * initial APIC ID (as KVM does: a rewritten xAPIC ID does not survive INIT);
  * SVR = 0xff (software disabled), LVTs masked, DFR all ones, LDR 0 in xAPIC mode,
  * IRR/ISR/TMR/ESR/ICR/timer cleared. */
 void vlapic_init_reset(struct vlapic *vl);
@@ -167,6 +173,8 @@ bool vlapic_accepts_extint(struct vlapic *vl);
 uint8_t vlapic_get_cr8(struct vlapic *vl);
 void vlapic_set_cr8(struct vlapic *vl, uint8_t cr8);
 
+/* The initial APIC ID (== vCPU id; the x2APIC ID). The current one is in the
+ * published struct apic_addr and the ID register. */
 uint32_t vlapic_id(const struct vlapic *vl);
 /* Reads a register by xAPIC offset, for traces and tests (no side effects). */
 uint32_t vlapic_peek(struct vlapic *vl, uint32_t off);

@@ -131,6 +131,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->pid = getpid();
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->rv_mtx, NULL);
+	pthread_mutex_init(&vm->slot_mtx, NULL);
+	pthread_cond_init(&vm->slot_cond, NULL);
 	pthread_cond_init(&vm->rv_cond, NULL);
 	cpuset_fill(&vm->configured, vm->ncpus);
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
@@ -202,12 +204,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	}
 	madvise(vm->ram, vm->ram_map_size, MADV_MERGEABLE);
 	gmem_layout(&vm->mem, vm->ram, cfg->mem_size);
-	for (unsigned i = 0; i < vm->mem.nregions; i++) {
-		r = kvm_set_memory(vm->vm_fd, i, vm->mem.r[i].gpa, vm->mem.r[i].size, vm->mem.r[i].host);
-		if (r < 0) {
-			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
-			goto fail;
-		}
+	if ((r = vm_slots_init(vm)) < 0) {
+		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
+		goto fail;
 	}
 	snprintf(err, errlen, "%s", "");
 	*out = vm;
@@ -251,6 +250,8 @@ void vm_destroy(struct vm *vm)
 	free(vm->addrs);
 	pthread_mutex_destroy(&vm->lock);
 	pthread_mutex_destroy(&vm->rv_mtx);
+	pthread_mutex_destroy(&vm->slot_mtx);
+	pthread_cond_destroy(&vm->slot_cond);
 	pthread_cond_destroy(&vm->rv_cond);
 	free(vm);
 }
@@ -343,6 +344,7 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 	vm_timer_init(&v->lapic_timer, vcpu_lapic_timer_fired, v);
 	vm_timer_init(&v->window_timer, vcpu_window_timer_fired, v);
 	v->lapic_ops = (struct vlapic_ops){.ctx = v, .icr_write = vcpu_icr_write, .eoi = vcpu_eoi,
+					   .ids_moved = &vm->ids_moved,
 					   .timer_arm = vcpu_timer_arm, .timer_disarm = vcpu_timer_disarm,
 					   .now_ns = vcpu_now_ns, .guest_tsc = vcpu_guest_tsc,
 					   .tsc_khz = vm->tsc_khz};

@@ -61,7 +61,7 @@ struct vm;
 
 struct vcpu {
 	struct vm *vm;            /* (c) */
-	uint32_t id;              /* (c) vCPU id == APIC ID */
+	uint32_t id;              /* (c) vCPU id == initial APIC ID */
 	int fd;                   /* (c) KVM vCPU fd */
 	struct kvm_run *run;      /* (c) mapping; fields written by the owner, except immediate_exit (a) */
 	struct vlapic *vlapic;    /* (c) pointer; the vlapic locks itself */
@@ -77,7 +77,9 @@ struct vcpu {
 				   * again before it enters the guest: a notifier needs
 				   * neither immediate_exit nor a signal */
 	bool rv_pending;          /* (V) a rendezvous may be waiting for this vCPU */
-	bool nmi_pending;         /* (V) */
+	uint8_t nmi_pending;      /* (V) NMIs not yet handed to KVM (KVM_NMI), at most 2: KVM keeps
+				   * the NMI-blocking state and latches one NMI while one is being
+				   * handled (SDM 6.7.1, 10.5.1); more would be collapsed there too */
 	bool start_pending;       /* (V) vm_vcpu_start_ap() asked to enter at start_rip */
 	uint64_t start_rip;       /* (V) */
 	bool started;             /* (V) entered the guest since the last INIT */
@@ -125,6 +127,18 @@ struct vm {
 	unsigned nrunning;        /* (L) in RUNNING state */
 	unsigned nhalted_noif;    /* (L) HALTED with IF=0 */
 	struct apic_addr *addrs;  /* [ncpus]; (c) reset values, then each vlapic publishes its own (a) */
+	uint32_t ids_moved;       /* (a) vLAPICs whose current APIC ID is not their vCPU id (vlapic_ops.ids_moved) */
+
+	/* KVM memory slots, with holes where a vLAPIC maps its page onto RAM
+	 * (memslots.c, SDM 10.4.5). */
+	pthread_mutex_t slot_mtx;             /* guards (S); taken with no other lock held */
+	struct gmem_slot slots[GMEM_MAX_SLOTS]; /* (S) what KVM has: slot i = slots[i] */
+	unsigned nslots;                      /* (S) */
+	uint64_t holes[GMEM_MAX_HOLES];       /* (S) RAM pages some vLAPIC maps */
+	uint32_t hole_refs[GMEM_MAX_HOLES];   /* (S) how many vLAPICs map holes[i] */
+	unsigned nholes;                      /* (S) */
+	pthread_cond_t slot_cond;             /* (S) broadcast when slots_busy drops */
+	uint32_t slots_busy;                  /* (a) 1 while the slots change: no vCPU enters the guest */
 	uint32_t last_unmatched_dest;   /* (L) last INIT/STARTUP that matched nobody */
 	uint8_t last_unmatched_valid;   /* (L) */
 	uint8_t last_unmatched_logical; /* (L) */
@@ -156,6 +170,12 @@ struct vm {
 /* vm.c */
 int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to); /* vm->lock held */
 void vcpu_notify(struct vcpu *vcpu); /* wake it wherever it waits; kick it out of KVM_RUN */
+/* Queues one NMI for the next entry (vcpu->mtx held; the caller notifies). */
+static inline void vcpu_queue_nmi(struct vcpu *vcpu)
+{
+	if (vcpu->nmi_pending < 2)
+		vcpu->nmi_pending++;
+}
 /* The owner (vcpu->mtx held) sleeps until the next vcpu_notify(); returns with
  * the mutex held again, possibly spuriously: the caller looks again. */
 void vcpu_wait_locked(struct vcpu *vcpu);
@@ -173,6 +193,17 @@ bool vm_ioapic_mmio(struct vm *vm, uint64_t gpa, unsigned len, bool is_write, ui
 void vcpu_eoi(void *ctx, uint8_t vector);
 /* An 8259 interrupt may be injected into v now (ExtINT, SDM 10.5.1). */
 bool vcpu_extint_pending(struct vcpu *v);
+
+/* memslots.c: KVM memory slots around APIC pages relocated onto RAM */
+int vm_slots_init(struct vm *vm); /* the RAM regions as slots (vm_create) */
+/* self's vLAPIC moved its MMIO page from old_base to new_base (0: none);
+ * self's thread, no lock held. */
+int vm_apic_page_moved(struct vm *vm, struct vcpu *self, uint64_t old_base, uint64_t new_base);
+/* The owner, about to enter the guest, waits while the slots change. */
+void vm_slots_wait(struct vm *vm);
+/* An MMIO exit at a RAM address (a hole seen from a vCPU whose APIC is
+ * elsewhere): the access done on RAM. False when gpa is not RAM. */
+bool vm_ram_mmio(struct vm *vm, uint64_t gpa, unsigned len, bool is_write, uint8_t *data);
 
 /* vcpu_lapic.c: vlapic_ops callbacks, the PVM window poll, the APIC exits */
 void vcpu_lapic_timer_fired(void *arg);

@@ -419,6 +419,16 @@ uint32_t irq_smp_start(uint32_t mbi, enum smp_mode mode)
 	return start_common(n);
 }
 
+uint32_t irq_smp_start_xapic(uint32_t mbi, uint32_t min, const char *why_no_x2)
+{
+	if (cmdline_has_word(mb_cmdline(mbi), "x2apic"))
+		guest_skip("%s", why_no_x2);
+	uint32_t n = irq_smp_start(mbi, SMP_XAPIC);
+	if (n < min)
+		guest_skip("%u CPUs: this test needs %u", n, min);
+	return n;
+}
+
 uint32_t irq_smp_start_apic_untouched(uint32_t mbi)
 {
 	uint32_t n = fwcfg_cpu_count();

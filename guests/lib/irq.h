@@ -193,6 +193,10 @@ uint32_t irq_report(void);
  * its APIC, reports and waits halted with IF=1 for commands). FAIL if an AP
  * does not start. Returns N with IF=0 on the BSP. */
 uint32_t irq_smp_start(uint32_t mbi, enum smp_mode mode);
+/* irq_smp_start() in xAPIC mode for a test with nothing to test in x2APIC
+ * mode that needs min CPUs: SKIP (saying why_no_x2) when "x2apic" is on the
+ * command line, or with fewer CPUs. */
+uint32_t irq_smp_start_xapic(uint32_t mbi, uint32_t min, const char *why_no_x2);
 /* The same without smp_init(): the BSP's local APIC stays as reset left it
  * (software-disabled, LINT0 ExtINT); the APs are started through its ICR.
  * idt_init() and irq_idt_init() are done here. The BSP keeps IF=0. */

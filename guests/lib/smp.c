@@ -229,9 +229,11 @@ void smp_boot_each(const struct smp_set *set, uint8_t vector, uint32_t init_dela
 }
 
 /* ---- checks ------------------------------------------------------------------ */
+uint32_t smp_timeout_scale(void) { return 1 + smp_ncpus / 128; }
+
 int smp_wait_value(volatile uint32_t *p, uint32_t target)
 {
-	uint64_t start = rdtsc(), last = start;
+	uint64_t start = rdtsc(), last = start, scale = smp_timeout_scale();
 	uint32_t seen = *p;
 
 	while (seen < target) {
@@ -240,7 +242,7 @@ int smp_wait_value(volatile uint32_t *p, uint32_t target)
 		if (c != seen) {
 			seen = c;
 			last = now;
-		} else if (now - last > SMP_TIMEOUT_PROGRESS || now - start > SMP_TIMEOUT_HARD) {
+		} else if (now - last > SMP_TIMEOUT_PROGRESS * scale || now - start > SMP_TIMEOUT_HARD) {
 			return -1;
 		}
 		cpu_pause();

@@ -3,9 +3,9 @@
  * How an AP comes up (SDM Vol. 3A 8.4.4): the BSP copies a real-mode
  * trampoline to page `vector << 12` below 1 MiB (smp_install) and sends
  * INIT / STARTUP(vector). The AP starts at CS:IP = (vector << 8):0, loads the
- * guest's flat GDT, enters 32-bit protected mode, takes a 1 KiB stack from an
- * atomic counter (SMP_MAX_CPUS stacks: enough for 1024 AP start-ups in one
- * run), loads the shared IDT, switches its APIC to x2APIC mode if the test
+ * guest's flat GDT, enters 32-bit protected mode, takes the 1 KiB stack of
+ * its initial APIC ID (SMP_MAX_CPUS stacks, one per AP however often it
+ * starts; smp_tramp.S), loads the shared IDT, switches its APIC to x2APIC mode if the test
  * runs in x2APIC mode, reads its APIC ID from its own APIC and runs the
  * "life" installed with the trampoline:
  *   - no function: report into the trampoline's table, then park (cli; hlt);
@@ -42,10 +42,15 @@
 #define SMP_VEC_E 0x14 /* -> table 4 (page 0x14000) */
 #define SMP_VEC_LAST SMP_VEC_E
 
-/* Timeouts: waiting for reports gives up after this many TSC cycles without
- * progress (2^32: 1.4 s at 3 GHz, 4.3 s at 1 GHz) or SMP_TIMEOUT_HARD in all. */
+/* Timeouts: waiting for reports gives up after SMP_TIMEOUT_PROGRESS TSC
+ * cycles without progress (2^32: 1.4 s at 3 GHz, 4.3 s at 1 GHz), multiplied
+ * by smp_timeout_scale(), or after SMP_TIMEOUT_HARD in all. The host runs
+ * every vCPU: N APs that start or take an IPI at once share its cores, so
+ * the gap between two reports grows with N (1023 APs on 2 busy host cores). */
 #define SMP_TIMEOUT_PROGRESS (1ull << 32)
 #define SMP_TIMEOUT_HARD (1ull << 36)
+/* 1 + N / 128: 1 up to 127 CPUs, 9 at 1024. */
+uint32_t smp_timeout_scale(void);
 /* After the expected reports arrived: how long to wait for unexpected late ones. */
 #define SMP_LATE_WINDOW_US 50000
 /* Delays of the INIT-SIPI-SIPI sequence (SDM 8.4.4.1 says 10 ms and 200 us; an

@@ -7,8 +7,14 @@
  * in the page (its base is the absolute address of crt0's gdt), sets CR0.PE,
  * and far-jumps with a 32-bit offset straight into smp_ap_pm32 in the kernel
  * image. ESI carries P so the 32-bit code can read the slots.
- * smp_ap_pm32 takes a 1 KiB stack from smp_stack_next (LOCK XADD) and calls
- * smp_ap_main(fn, table); if stacks run out, the AP parks at once. */
+ * smp_ap_pm32 takes the 1 KiB stack of its initial APIC ID (CPUID leaf 0BH
+ * EDX, the x2APIC ID; CPUID.1:EBX[31:24] where leaf 0BH is absent: SDM Vol.
+ * 3A 8.4.5, 10.12.8) and calls smp_ap_main(fn, table); an AP whose ID has no
+ * stack parks at once. One stack per AP, not one per start-up: an AP that
+ * starts again after INIT (its old life is gone) reuses its own, so tests
+ * that start every AP twice or more work up to SMP_MAX_STACKS APs (a counter
+ * of start-ups ran out at 512 APs started twice). The initial ID, not the
+ * APIC ID register, which the guest may have rewritten (SDM 10.4.6). */
 
 #define SMP_MAX_STACKS	1024
 #define SMP_STACK_SHIFT	10		/* 1 KiB per AP */
@@ -47,11 +53,24 @@ smp_ap_pm32:
 	movw %ax, %fs
 	movw %ax, %gs
 	movw %ax, %ss
-	movl $1, %eax
-	lock xaddl %eax, smp_stack_next
-	cmpl $SMP_MAX_STACKS, %eax
+	xorl %eax, %eax
+	cpuid				/* EAX = highest basic leaf */
+	cmpl $0xb, %eax
+	jb 1f
+	movl $0xb, %eax
+	xorl %ecx, %ecx
+	cpuid				/* leaf 0BH, subleaf 0: EDX = x2APIC ID */
+	testl %ebx, %ebx		/* EBX = 0: leaf 0BH not implemented */
+	jz 1f
+	movl %edx, %eax
+	jmp 2f
+1:	movl $1, %eax
+	cpuid
+	movl %ebx, %eax
+	shrl $24, %eax			/* CPUID.1:EBX[31:24]: initial APIC ID */
+2:	cmpl $SMP_MAX_STACKS, %eax
 	jae 9f
-	incl %eax
+	incl %eax			/* stacks grow down: the top of slot id */
 	shll $SMP_STACK_SHIFT, %eax
 	addl $smp_stacks, %eax
 	movl %eax, %esp
@@ -65,11 +84,8 @@ smp_ap_pm32:
 
 	.bss
 	.balign 16
-	.globl smp_stacks, smp_stack_next
+	.globl smp_stacks
 smp_stacks:
 	.skip SMP_MAX_STACKS << SMP_STACK_SHIFT
-	.balign 4
-smp_stack_next:
-	.skip 4
 
 	.section .note.GNU-stack, "", @progbits

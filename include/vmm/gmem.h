@@ -41,6 +41,21 @@ void *gmem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 int gmem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 int gmem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
 
+/* The KVM memory slots that map RAM when some 4 KiB pages of it are holes:
+ * a local APIC relocated onto RAM (SDM Vol. 3A 10.4.5) has its MMIO page
+ * there, and KVM exits for MMIO only where no slot is. */
+#define GMEM_PAGE_SIZE 0x1000ULL
+#define GMEM_MAX_HOLES 8
+#define GMEM_MAX_SLOTS (GMEM_MAX_REGIONS + GMEM_MAX_HOLES)
+struct gmem_slot {
+	uint64_t gpa, size;
+	uint8_t *host;
+};
+/* Fills out[] with the slots that map m's RAM except the pages holes[0..n)
+ * (page-aligned; pages that are not RAM, and duplicates, change nothing),
+ * sorted by gpa; returns their count (at most GMEM_MAX_REGIONS + n). */
+unsigned gmem_slots(const struct guest_mem *m, const uint64_t *holes, unsigned n, struct gmem_slot *out);
+
 /* Highest guest-physical address + 1 of RAM. */
 uint64_t gmem_top(const struct guest_mem *m);
 /* Bytes of RAM below GMEM_LOWMEM_LIMIT. */

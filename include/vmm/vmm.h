@@ -1,6 +1,6 @@
 /* vmm.h: public API of libvmm, hyve's core (the part bhyve keeps in vmm.ko).
  *
- * A VM has a fixed set of configured vCPUs (0..ncpus-1, APIC ID == vCPU id,
+ * A VM has a fixed set of configured vCPUs (0..ncpus-1, initial APIC ID == vCPU id,
  * vCPU 0 is the BSP). vCPU state (vLAPIC, KVM vCPU, kvm_run mapping) is
  * allocated lazily on first use; the frontend runs each vCPU on a thread of
  * its own by calling vm_run() in a loop and dispatching the returned exit.

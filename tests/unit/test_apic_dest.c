@@ -46,6 +46,15 @@ static enum apic_ipi_verdict check_icr(bool x2, uint32_t lo, uint32_t hi)
 
 /* ---- decoding ----------------------------------------------------------------------------- */
 
+/* What the core counts in vm->ids_moved: entries whose id is not their index. */
+static uint32_t moved_of(const struct apic_addr *a, uint32_t n)
+{
+	uint32_t m = 0;
+	for (uint32_t i = 0; a && i < n && i < VM_MAXCPU; i++)
+		m += a[i].id != i;
+	return m;
+}
+
 static void test_decode(void)
 {
 	struct apic_ipi ipi;
@@ -511,7 +520,7 @@ static void test_resolve_table(void)
 		if (c->elig == ALL)
 			cpuset_fill(&elig, VM_MAXCPU); /* ids >= n eligible too: must still be cut */
 		apic_ipi_decode(&ipi, c->sender, c->x2, c->lo, c->hi);
-		apic_dest_resolve(&ipi, addrs, f.n, &elig, &out);
+		apic_dest_resolve(&ipi, addrs, f.n, moved_of(addrs, f.n), &elig, &out);
 		check_set(&out, c->want, c->name);
 		free(addrs);
 	}
@@ -545,25 +554,25 @@ static void test_edges(void)
 	apic_ipi_decode(&ipi, 0, false, FIX(2), 0);
 
 	memset(&out, 0xa5, sizeof(out));
-	apic_dest_resolve(&ipi, f.a, 0, &elig, &out);
+	apic_dest_resolve(&ipi, f.a, 0, moved_of(f.a, 0), &elig, &out);
 	check_set(&out, 0, "n = 0: empty set");
 	memset(&out, 0xa5, sizeof(out));
-	apic_dest_resolve(&ipi, NULL, 8, &elig, &out);
+	apic_dest_resolve(&ipi, NULL, 8, moved_of(NULL, 8), &elig, &out);
 	check_set(&out, 0, "addrs NULL: empty set");
 	memset(&out, 0xa5, sizeof(out));
-	apic_dest_resolve(&ipi, f.a, 8, NULL, &out);
+	apic_dest_resolve(&ipi, f.a, 8, moved_of(f.a, 8), NULL, &out);
 	check_set(&out, 0, "eligible NULL: empty set");
 	memset(&out, 0xa5, sizeof(out));
-	apic_dest_resolve(NULL, f.a, 8, &elig, &out);
+	apic_dest_resolve(NULL, f.a, 8, moved_of(f.a, 8), &elig, &out);
 	check_set(&out, 0, "ipi NULL: empty set");
-	apic_dest_resolve(&ipi, f.a, 8, &elig, NULL);
+	apic_dest_resolve(&ipi, f.a, 8, moved_of(f.a, 8), &elig, NULL);
 	CHECK(1, "out NULL: no crash");
 
 	struct apic_ipi bad = {.shorthand = 9, .mode = APIC_DM_FIXED, .vector = 0x40};
-	apic_dest_resolve(&bad, f.a, 8, &elig, &out);
+	apic_dest_resolve(&bad, f.a, 8, moved_of(f.a, 8), &elig, &out);
 	check_set(&out, 0, "hand-built shorthand 9: empty set");
 	bad = (struct apic_ipi){.mode = APIC_DM_FIXED, .dest = 0x103, .vector = 0x40};
-	apic_dest_resolve(&bad, f.a, 8, &elig, &out);
+	apic_dest_resolve(&bad, f.a, 8, moved_of(f.a, 8), &elig, &out);
 	check_set(&out, B(3), "hand-built xAPIC dest 0x103: only the low 8 bits count");
 
 	/* n = VM_MAXCPU, all x2APIC, and n above VM_MAXCPU is clamped (ASan watches). */
@@ -576,50 +585,50 @@ static void test_edges(void)
 	big[777].ppr = 0;
 
 	apic_ipi_decode(&ipi, 0, true, FIX(0), 0xffffffffu);
-	apic_dest_resolve(&ipi, big, VM_MAXCPU, &elig, &out);
+	apic_dest_resolve(&ipi, big, VM_MAXCPU, moved_of(big, VM_MAXCPU), &elig, &out);
 	CHECK_EQ(cpuset_count(&out), VM_MAXCPU, "n=1024: x2APIC physical broadcast reaches all");
-	apic_dest_resolve(&ipi, big, 5000, &elig, &out);
+	apic_dest_resolve(&ipi, big, 5000, moved_of(big, 5000), &elig, &out);
 	CHECK_EQ(cpuset_count(&out), VM_MAXCPU, "n=5000 is clamped to VM_MAXCPU");
 	apic_ipi_decode(&ipi, 0, true, FIX(0), 0x7fffffffu); /* forces the scan */
-	apic_dest_resolve(&ipi, big, 5000, &elig, &out);
+	apic_dest_resolve(&ipi, big, 5000, moved_of(big, 5000), &elig, &out);
 	CHECK(cpuset_empty(&out), "n=5000: physical scan stays inside addrs[0..1023]");
 	apic_ipi_decode(&ipi, 0, true, FIXL, 0x00400001u);
-	apic_dest_resolve(&ipi, big, 5000, &elig, &out);
+	apic_dest_resolve(&ipi, big, 5000, moved_of(big, 5000), &elig, &out);
 	CHECK(cpuset_empty(&out), "n=5000: logical scan stays inside addrs[0..1023]");
 
 	apic_ipi_decode(&ipi, 0, false, FIX(0), XD(0xff));
-	apic_dest_resolve(&ipi, big, VM_MAXCPU, &elig, &out);
+	apic_dest_resolve(&ipi, big, VM_MAXCPU, moved_of(big, VM_MAXCPU), &elig, &out);
 	CHECK_EQ(cpuset_count(&out), VM_MAXCPU, "n=1024: xAPIC 0xff broadcast reaches all");
 
 	apic_ipi_decode(&ipi, 0, false, FIX(0), XD(0x10));
-	apic_dest_resolve(&ipi, big, VM_MAXCPU, &elig, &out);
+	apic_dest_resolve(&ipi, big, VM_MAXCPU, moved_of(big, VM_MAXCPU), &elig, &out);
 	CHECK(cpuset_count(&out) == 1 && cpuset_isset(&out, 0x10),
 	      "n=1024: xAPIC dest 0x10 reaches id 16 only, not 0x110, 0x210, ...");
 
 	apic_ipi_decode(&ipi, 0, true, FIX(0), 1023);
-	apic_dest_resolve(&ipi, big, VM_MAXCPU, &elig, &out);
+	apic_dest_resolve(&ipi, big, VM_MAXCPU, moved_of(big, VM_MAXCPU), &elig, &out);
 	CHECK(cpuset_count(&out) == 1 && cpuset_isset(&out, 1023), "n=1024: x2APIC unicast 1023");
 	apic_ipi_decode(&ipi, 0, true, FIX(0), 1024);
-	apic_dest_resolve(&ipi, big, VM_MAXCPU, &elig, &out);
+	apic_dest_resolve(&ipi, big, VM_MAXCPU, moved_of(big, VM_MAXCPU), &elig, &out);
 	CHECK(cpuset_empty(&out), "n=1024: x2APIC unicast 1024 matches nothing");
 
 	apic_ipi_decode(&ipi, 0, true, FIXL, (63u << 16) | 0xffffu);
-	apic_dest_resolve(&ipi, big, VM_MAXCPU, &elig, &out);
+	apic_dest_resolve(&ipi, big, VM_MAXCPU, moved_of(big, VM_MAXCPU), &elig, &out);
 	CHECK(cpuset_count(&out) == 16 && cpuset_next(&out, 0) == 1008,
 	      "n=1024: x2APIC logical cluster 63 = ids 1008..1023");
 
 	apic_ipi_decode(&ipi, 1023, true, FIX(3), 0);
-	apic_dest_resolve(&ipi, big, VM_MAXCPU, &elig, &out);
+	apic_dest_resolve(&ipi, big, VM_MAXCPU, moved_of(big, VM_MAXCPU), &elig, &out);
 	CHECK(cpuset_count(&out) == VM_MAXCPU - 1 && !cpuset_isset(&out, 1023),
 	      "n=1024: all-excl from 1023");
 
 	apic_ipi_decode(&ipi, 0, true, LP(0, 0), 0xffffffffu);
-	apic_dest_resolve(&ipi, big, VM_MAXCPU, &elig, &out);
+	apic_dest_resolve(&ipi, big, VM_MAXCPU, moved_of(big, VM_MAXCPU), &elig, &out);
 	CHECK(cpuset_count(&out) == 1 && cpuset_isset(&out, 777), "n=1024: lowprio finds ppr 0 at 777");
 
 	cpuset_fill(&elig, 512);
 	apic_ipi_decode(&ipi, 0, true, FIX(2), 0);
-	apic_dest_resolve(&ipi, big, VM_MAXCPU, &elig, &out);
+	apic_dest_resolve(&ipi, big, VM_MAXCPU, moved_of(big, VM_MAXCPU), &elig, &out);
 	CHECK(cpuset_count(&out) == 512 && cpuset_equal(&out, &elig), "n=1024: all-incl & eligible");
 	free(big);
 }
@@ -708,7 +717,7 @@ static void test_random(void)
 			bad_name++;
 
 		/* Resolve whatever the verdict: resolution itself must be safe on any input. */
-		apic_dest_resolve(&ipi, a, n, &elig, &out);
+		apic_dest_resolve(&ipi, a, n, moved_of(a, n), &elig, &out);
 		cpuset_t allowed;
 		cpuset_fill(&allowed, n);
 		cpuset_and(&allowed, &elig);
@@ -732,8 +741,47 @@ static void test_random(void)
 	      runs);
 }
 
+/* Writable xAPIC IDs (SDM 10.4.6): physical IPIs and I/O APIC messages go to
+ * every APIC whose current ID matches, also when two share one, and not to a
+ * vCPU whose ID moved away; the fast path is only taken while no ID moved. */
+static void test_moved_ids(void)
+{
+	struct apic_addr a[8];
+	cpuset_t elig, out;
+	struct apic_ipi ipi;
+	for (uint32_t i = 0; i < 8; i++)
+		a[i] = (struct apic_addr){.id = i, .dfr = DFR_FLAT, .sw_enabled = 1};
+	cpuset_fill(&elig, 8);
+	a[5].id = 3; /* vCPU 5 took ID 3: vCPUs 3 and 5 share it */
+	apic_ipi_decode(&ipi, 0, false, FIX(0), XD(3));
+	apic_dest_resolve(&ipi, a, 8, 1, &elig, &out);
+	check_set(&out, B(3) | B(5), "moved: two APICs with ID 3 both receive a physical IPI to 3");
+	apic_dest_resolve(&ipi, a, 8, 0, &elig, &out);
+	check_set(&out, B(3), "moved: (a stale count of 0 takes the fast path: vCPU 3 only)");
+	apic_ipi_decode(&ipi, 0, false, FIX(0), XD(5));
+	apic_dest_resolve(&ipi, a, 8, 1, &elig, &out);
+	check_set(&out, 0, "moved: ID 5 moved away: nobody receives an IPI to 5");
+	a[3].id = 0x42; /* vCPU 3 moved to an ID beyond n */
+	apic_ipi_decode(&ipi, 0, false, FIX(0), XD(0x42));
+	apic_dest_resolve(&ipi, a, 8, 2, &elig, &out);
+	check_set(&out, B(3), "moved: an ID above n is reached by a scan");
+	apic_ipi_decode(&ipi, 0, false, FIX(0), XD(3));
+	apic_dest_resolve(&ipi, a, 8, 2, &elig, &out);
+	check_set(&out, B(5), "moved: ID 3 now held by vCPU 5 only");
+	/* x2APIC-format destinations (the I/O APIC's path) compare the same ids */
+	apic_ipi_decode(&ipi, 0, true, FIX(0), 3);
+	apic_dest_resolve(&ipi, a, 8, 2, &elig, &out);
+	check_set(&out, B(5), "moved: a 32-bit destination 3 reaches vCPU 5");
+	/* lowest priority among the holders of an ID: one target */
+	a[3].id = 3;
+	apic_ipi_decode(&ipi, 0, false, LP(0, 0), XD(3));
+	apic_dest_resolve(&ipi, a, 8, 1, &elig, &out);
+	CHECK_EQ(cpuset_count(&out), 1, "moved: lowest priority to a shared ID picks one");
+}
+
 int main(void)
 {
+	test_moved_ids();
 	test_decode();
 	test_validity_table();
 	test_validity_cases();

@@ -33,5 +33,25 @@ int main(void)
 	CHECK_EQ(gmem_top(&m), GMEM_HIGHMEM_BASE + (1ULL << 30), "top of RAM");
 	CHECK(gmem_ptr(&m, GMEM_LAPIC_BASE, 4) == NULL, "LAPIC page is not RAM");
 	CHECK(gmem_ptr(&m, GMEM_LOWMEM_LIMIT - 2, 4) == NULL, "range across the hole is refused");
+
+	/* Memory slots around APIC pages relocated onto RAM (SDM 10.4.5). */
+	struct gmem_slot sl[GMEM_MAX_SLOTS];
+	unsigned ns = gmem_slots(&m, NULL, 0, sl);
+	CHECK(ns == 2 && sl[0].gpa == 0 && sl[0].size == GMEM_LOWMEM_LIMIT && sl[1].gpa == GMEM_HIGHMEM_BASE,
+	      "slots: no hole: one slot per region");
+	const uint64_t holes[] = {0x2000000, GMEM_LAPIC_BASE, 0x1000, 0x2000000, 0};
+	ns = gmem_slots(&m, holes, 5, sl);
+	CHECK_EQ(ns, 3, "slots: holes at 0, 0x1000 and 0x2000000 (twice), one not RAM: 3 slots");
+	CHECK(sl[0].gpa == 0x2000 && sl[0].size == 0x2000000 - 0x2000 && sl[0].host == m.r[0].host + 0x2000,
+	      "slots: [0x2000, 0x2000000) after the two pages at 0");
+	CHECK(sl[1].gpa == 0x2001000 && sl[1].size == GMEM_LOWMEM_LIMIT - 0x2001000 &&
+		      sl[1].host == m.r[0].host + 0x2001000,
+	      "slots: the rest of low RAM after the hole at 0x2000000");
+	CHECK(sl[2].gpa == GMEM_HIGHMEM_BASE && sl[2].size == (1ULL << 30), "slots: the high region whole");
+	const uint64_t last[] = {GMEM_LOWMEM_LIMIT - 0x1000, GMEM_HIGHMEM_BASE};
+	ns = gmem_slots(&m, last, 2, sl);
+	CHECK(ns == 2 && sl[0].size == GMEM_LOWMEM_LIMIT - 0x1000 && sl[1].gpa == GMEM_HIGHMEM_BASE + 0x1000 &&
+		      sl[1].size == (1ULL << 30) - 0x1000,
+	      "slots: holes at a region's last and first page");
 	return tap_done();
 }

@@ -249,8 +249,35 @@ static void test_mxcsr(void)
 	CHECK(!pvm_decode_cmpxchg16b(c16_66, sizeof(c16_66), true, &r, 0, 0, &op), "66 cmpxchg16b: not completed");
 }
 
+/* IRET in 32-bit protected mode at CPL 0 (KVM-PVM has no emulation of it):
+ * same-privilege return only; ends NMI blocking in the caller. */
+static void test_iret32(void)
+{
+	static const uint8_t iret[] = {0xcf}, iretw[] = {0x66, 0xcf}, iretq[] = {0x48, 0xcf};
+	CHECK(pvm_decode_iret32(iret, 1, false, true, true), "iret: 32-bit code and stack: completed");
+	CHECK(!pvm_decode_iret32(iret, 1, true, true, true), "iret: not in 64-bit mode");
+	CHECK(!pvm_decode_iret32(iret, 1, false, false, true), "iret: not with a 16-bit code segment");
+	CHECK(!pvm_decode_iret32(iret, 1, false, true, false), "iret: not with a 16-bit stack");
+	CHECK(!pvm_decode_iret32(iretw, 2, false, true, true), "iretw (66 CF): not completed");
+	CHECK(!pvm_decode_iret32(iretq, 2, false, true, true), "48 CF: not completed");
+	CHECK(!pvm_decode_iret32(iret, 0, false, true, true), "iret: truncated");
+	struct kvm_regs r;
+	memset(&r, 0, sizeof(r));
+	r.rsp = 0x109f00;
+	r.rflags = 0x2 | (1u << 17); /* VM is not IRET's to change here */
+	const uint32_t frame[3] = {0x101234, 0x08, 0xffffffffu};
+	CHECK(pvm_iret32_finish(&r, 0x08, frame), "iret: to the same code selector: done");
+	CHECK_EQ(r.rip, 0x101234, "iret: EIP popped");
+	CHECK_EQ(r.rsp, 0x109f0c, "iret: ESP past the 12-byte frame");
+	CHECK_EQ(r.rflags, 0x257fd7 | (1u << 17), "iret: EFLAGS popped (IRET's flags only, bit 1 set)");
+	const uint32_t other_cs[3] = {0x101234, 0x18, 0x2}, user_cs[3] = {0x101234, 0x1b, 0x2};
+	CHECK(!pvm_iret32_finish(&r, 0x08, other_cs), "iret: to another code selector: not completed");
+	CHECK(!pvm_iret32_finish(&r, 0x1b, user_cs), "iret: at CPL 3: not completed");
+}
+
 int main(void)
 {
+	test_iret32();
 	test_mxcsr();
 	test_lsl();
 	test_simple();

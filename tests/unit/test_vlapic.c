@@ -233,6 +233,7 @@ static const struct rwcase rw_cases[] = {
 static bool xapic_writable(uint32_t off)
 {
 	switch (off) {
+	case APIC_OFF_ID:
 	case APIC_OFF_TPR:
 	case APIC_OFF_EOI:
 	case APIC_OFF_LDR:
@@ -313,7 +314,7 @@ static void test_mmio_registers(void)
 	CHECK_EQ(bad, 0, "mmio: writes to read-only registers and holes change nothing");
 	CHECK_EQ(badholes, 0, "mmio: holes (and SELF_IPI in xAPIC mode) read 0");
 	CHECK_EQ(f->nicr, nicr0, "mmio: no IPI from read-only writes (SELF_IPI offset inert in xAPIC mode)");
-	CHECK_EQ(rd(vl, APIC_OFF_ID), 5u << 24, "mmio: ID is read-only");
+	CHECK_EQ(rd(vl, APIC_OFF_ID), 5u << 24, "mmio: ID unchanged by the other registers' writes");
 	CHECK_EQ(rd(vl, APIC_OFF_VER), VER_WANT, "mmio: version is read-only");
 	CHECK_EQ(rd(vl, APIC_OFF_PPR), 0, "mmio: PPR is read-only");
 	{
@@ -1235,10 +1236,58 @@ static void on_alarm(int sig)
 	_exit(1);
 }
 
+/* The xAPIC ID register is read/write (SDM 10.4.6, bits 31:24); the current
+ * ID is published for destination resolution and counted as moved while it
+ * differs from the initial one; INIT, global disable and the switch to
+ * x2APIC mode (10.12.5.1) restore the initial ID, which the x2APIC ID
+ * register shows read-only. */
+static void test_xapic_id(void)
+{
+	uint32_t moved = 0;
+	struct fx *f = fx_new(5, false, true, 39);
+	f->ops.ids_moved = &moved;
+	struct vlapic *vl = f->vl;
+	wr(vl, APIC_OFF_ID, 0x09123456u);
+	CHECK_EQ(rd(vl, APIC_OFF_ID), 0x09000000u, "xapic id: writable, bits 31:24 only");
+	CHECK_EQ(f->pub.id, 9, "xapic id: the new ID is published");
+	CHECK_EQ(moved, 1, "xapic id: counted as moved");
+	CHECK_EQ(vlapic_id(vl), 5, "xapic id: the initial (vCPU) id is kept");
+	wr(vl, APIC_OFF_ID, 0x07000000u);
+	CHECK_EQ(moved, 1, "xapic id: moved again: still counted once");
+	wr(vl, APIC_OFF_ID, 0x05000000u);
+	CHECK_EQ(f->pub.id, 5, "xapic id: written back to the initial ID");
+	CHECK_EQ(moved, 0, "xapic id: ... no longer moved");
+	wr(vl, APIC_OFF_ID, 0x0a000000u);
+	vlapic_init_reset(vl);
+	CHECK_EQ(rd(vl, APIC_OFF_ID), 5u << 24, "xapic id: INIT restores the initial ID");
+	CHECK(f->pub.id == 5 && moved == 0, "xapic id: ... published, not moved");
+	wr(vl, APIC_OFF_ID, 0x0a000000u);
+	uint64_t base = vlapic_get_apicbase(vl);
+	CHECK_EQ(vlapic_set_apicbase(vl, base & ~APIC_BASE_EN), 0, "xapic id: global disable");
+	CHECK_EQ(vlapic_set_apicbase(vl, base), 0, "xapic id: re-enable");
+	CHECK(rd(vl, APIC_OFF_ID) == 5u << 24 && f->pub.id == 5 && moved == 0,
+	      "xapic id: global disable restores the initial ID");
+	wr(vl, APIC_OFF_ID, 0x0a000000u);
+	CHECK_EQ(vlapic_set_apicbase(vl, base | APIC_BASE_EXTD), 0, "xapic id: to x2APIC mode");
+	uint64_t v = 0;
+	CHECK(vlapic_rdmsr(vl, 0x802, &v) == 0 && v == 5, "xapic id: x2APIC ID is the initial ID, not the written one");
+	CHECK(f->pub.id == 5 && moved == 0, "xapic id: ... published, not moved");
+	CHECK_EQ(vlapic_wrmsr(vl, 0x802, 7), -EINVAL, "xapic id: x2APIC ID write #GP (read-only)");
+	CHECK(vlapic_rdmsr(vl, 0x802, &v) == 0 && v == 5, "xapic id: x2APIC ID unchanged");
+	fx_free(f);
+	struct fx *g = fx_new(3, false, true, 39);
+	g->ops.ids_moved = &moved;
+	wr(g->vl, APIC_OFF_ID, 0x20000000u);
+	CHECK_EQ(moved, 1, "xapic id: a moved vLAPIC ...");
+	fx_free(g);
+	CHECK_EQ(moved, 0, "xapic id: ... is no longer counted once destroyed");
+}
+
 int main(void)
 {
 	signal(SIGALRM, on_alarm);
 	alarm(60);
+	test_xapic_id();
 	test_poweron();
 	test_mmio_registers();
 	test_mmio_bad_access();

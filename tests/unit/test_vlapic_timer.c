@@ -235,6 +235,46 @@ static void test_periodic_owed(void)
 	fx_free(f);
 }
 
+/* Switching LVT Timer between one-shot and periodic does not reload the
+ * count (SDM Vol. 3A 10.5.4): it goes on from the current count; a one-shot
+ * count that reached 0 stays 0 in periodic mode; periodic reloads TMICT at 0. */
+static void test_mode_change(void)
+{
+	struct fx *f = fx_new();
+	uint64_t start = f->now;
+	wr(f, APIC_OFF_LVT_TIMER, LVT_ONESHOT | VEC);
+	wr(f, APIC_OFF_TIMER_ICR, 1000);
+	f->now = start + 700;
+	wr(f, APIC_OFF_LVT_TIMER, LVT_PERIODIC | VEC);
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_TIMER_CCR), 300, "mode: one-shot -> periodic keeps counting (300 left)");
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_TIMER_ICR), 1000, "mode: ... TMICT unchanged");
+	f->now = start + 1000;
+	CHECK(vlapic_timer_fired(f->vl), "mode: ... fires when that count ends");
+	CHECK_EQ(f->armed, start + 2000, "mode: ... and reloads TMICT as periodic");
+	f->now = start + 1250;
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_TIMER_CCR), 750, "mode: periodic counts down from TMICT");
+	f->now = start + 3400; /* periods ended at 2000 and 3000, not yet reported */
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_TIMER_CCR), 600, "mode: periodic TMCCR on the grid when due");
+	vlapic_timer_fired(f->vl);
+	f->now = start + 3900;
+	wr(f, APIC_OFF_LVT_TIMER, LVT_ONESHOT | VEC);
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_TIMER_CCR), 100, "mode: periodic -> one-shot keeps counting (100 left)");
+	f->now = start + 4000;
+	CHECK(vlapic_timer_fired(f->vl), "mode: ... fires at the end of that period");
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_TIMER_CCR), 0, "mode: ... and stops at 0 (one-shot)");
+	f->now = start + 4500;
+	CHECK(!vlapic_timer_fired(f->vl), "mode: ... no second expiry");
+	wr(f, APIC_OFF_LVT_TIMER, LVT_PERIODIC | VEC);
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_TIMER_CCR), 0, "mode: one-shot at 0 -> periodic: TMCCR stays 0");
+	f->now = start + 9000;
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_TIMER_CCR), 0, "mode: ... and does not restart");
+	CHECK(!vlapic_timer_fired(f->vl), "mode: ... no interrupt");
+	wr(f, APIC_OFF_TIMER_ICR, 1000);
+	f->now += 100;
+	CHECK_EQ(vlapic_peek(f->vl, APIC_OFF_TIMER_CCR), 900, "mode: a TMICT write starts it again");
+	fx_free(f);
+}
+
 /* An unmasked LVT error entry raises its vector on an error (SDM 10.5.3). */
 static void test_error_interrupt(void)
 {
@@ -255,6 +295,7 @@ static void test_error_interrupt(void)
 
 int main(void)
 {
+	test_mode_change();
 	test_error_interrupt();
 	test_periodic_owed();
 	test_oneshot();
