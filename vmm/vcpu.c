@@ -1,9 +1,15 @@
 /* vcpu.c: the vCPU run loop (bhyve's vm_run()): wait until the vCPU may run,
  * inject at most one event, KVM_RUN, then one named handler per KVM exit.
- * Reset and start are in vcpu_start.c, the vLAPIC's plumbing and APIC exits
- * in vcpu_lapic.c, the KVM-PVM completions in vcpu_pvm.c. */
+ * It is the KVM backend's loop: its exit table is keyed by KVM's exit
+ * reasons and it reads and writes struct kvm_run in place (no copy, no ioctl
+ * on the exit path), so with kvm.c it is the only file of libvmm that
+ * includes the KVM header; the handlers pass hyve's own types on. Reset and
+ * start are in vcpu_start.c, the vLAPIC's plumbing and APIC exits in
+ * vcpu_lapic.c, the KVM-PVM completions in vcpu_pvm.c. */
 #include <errno.h>
 #include <string.h>
+
+#include <linux/kvm.h>
 
 #include "vmm/kvm.h"
 #include "vmm/vm_priv.h"
@@ -131,8 +137,8 @@ static int inject(struct vcpu *v)
  * the shadow this never matches an STI before the HLT. */
 static bool window_on_sti_hlt(struct vcpu *v)
 {
-	struct kvm_regs r;
-	struct kvm_sregs s;
+	struct x86_regs r;
+	struct x86_sregs s;
 	if (!v->if_flag || kvm_get_regs(v->fd, &r) < 0 || kvm_get_sregs(v->fd, &s) < 0)
 		return false;
 	if ((s.cr0 & CR0_PE) && s.ss.dpl != 0)
@@ -204,7 +210,7 @@ static enum exit_action on_mmio(struct vcpu *v, struct vm_exit *ex)
 {
 	struct kvm_run *run = v->run;
 	v->io_pending = true;
-	if (vcpu_apic_mmio(v) ||
+	if (vcpu_apic_mmio(v, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data) ||
 	    vm_ioapic_mmio(v->vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data))
 		return EXIT_CONTINUE;
 	ex->exitcode = VM_EXITCODE_MMIO;
@@ -215,11 +221,15 @@ static enum exit_action on_mmio(struct vcpu *v, struct vm_exit *ex)
 	return EXIT_RETURN;
 }
 
+/* Completed in kvm_run: KVM returns msr.data to a RDMSR, or #GP on msr.error. */
 static enum exit_action on_msr(struct vcpu *v, struct vm_exit *ex)
 {
+	struct kvm_run *run = v->run;
 	(void)ex;
 	v->io_pending = true;
-	vcpu_apic_msr(v);
+	uint64_t data = run->msr.data;
+	run->msr.error = (uint8_t)vcpu_apic_msr(v, run->exit_reason == KVM_EXIT_X86_WRMSR, run->msr.index, &data);
+	run->msr.data = data;
 	return EXIT_CONTINUE;
 }
 
@@ -258,7 +268,11 @@ static enum exit_action on_shutdown(struct vcpu *v, struct vm_exit *ex)
 static enum exit_action on_internal_error(struct vcpu *v, struct vm_exit *ex)
 {
 	struct kvm_run *run = v->run;
-	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && vcpu_complete_insn(v))
+	bool bytes = run->emulation_failure.ndata >= 3 &&
+		     (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES);
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    vcpu_complete_insn(v, bytes ? run->emulation_failure.insn_bytes : NULL,
+			       bytes ? run->emulation_failure.insn_size : 0))
 		return EXIT_CONTINUE;
 	ex->exitcode = VM_EXITCODE_INTERNAL_ERROR;
 	ex->u.internal.kvm_exit_reason = run->exit_reason;
@@ -331,7 +345,7 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 			continue;
 		if ((r = inject(v)) < 0)
 			return r;
-		vcpu_window_poll(v);
+		vcpu_window_poll(v, run->request_interrupt_window);
 
 		__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
 		v->entered = true;

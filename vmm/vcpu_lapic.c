@@ -30,11 +30,11 @@ void vcpu_window_timer_fired(void *arg)
 	vcpu_notify(v);
 }
 
-void vcpu_window_poll(struct vcpu *v)
+void vcpu_window_poll(struct vcpu *v, bool window_requested)
 {
 	if (!v->vm->pvm)
 		return;
-	if (v->run->request_interrupt_window) {
+	if (window_requested) {
 		vm_timer_arm(v->vm, &v->window_timer, vm_now_ns() + PVM_WINDOW_POLL_NS);
 		v->window_armed = true;
 	} else if (v->window_armed) {
@@ -68,55 +68,51 @@ uint64_t vcpu_guest_tsc(void *ctx)
 }
 
 /* An MSR exit (KVM_EXIT_X86_RDMSR/WRMSR: IA32_APIC_BASE, IA32_TSC_DEADLINE, the
- * x2APIC range; the MSR filter sends nothing else): completes it in kvm_run. */
-void vcpu_apic_msr(struct vcpu *v)
+ * x2APIC range; the MSR filter sends nothing else). */
+int vcpu_apic_msr(struct vcpu *v, bool wr, uint32_t idx, uint64_t *data)
 {
-	struct kvm_run *run = v->run;
-	bool wr = run->exit_reason == KVM_EXIT_X86_WRMSR;
-	uint32_t idx = run->msr.index;
 	int r;
 	if (idx == MSR_IA32_APIC_BASE) {
 		if (wr) {
-			r = vlapic_set_apicbase(v->vlapic, run->msr.data);
+			r = vlapic_set_apicbase(v->vlapic, *data);
 		} else {
-			run->msr.data = vlapic_get_apicbase(v->vlapic);
+			*data = vlapic_get_apicbase(v->vlapic);
 			r = 0;
 		}
 	} else if (idx == MSR_IA32_TSC_DEADLINE) {
 		if (wr)
-			vlapic_tsc_deadline_write(v->vlapic, run->msr.data);
+			vlapic_tsc_deadline_write(v->vlapic, *data);
 		else
-			run->msr.data = vlapic_tsc_deadline_read(v->vlapic);
+			*data = vlapic_tsc_deadline_read(v->vlapic);
 		r = 0;
 	} else if (idx >= MSR_X2APIC_FIRST && idx <= MSR_X2APIC_LAST) {
-		uint64_t val = run->msr.data;
+		uint64_t val = *data;
 		r = wr ? vlapic_wrmsr(v->vlapic, idx, val) : vlapic_rdmsr(v->vlapic, idx, &val);
 		if (!wr && r == 0)
-			run->msr.data = val;
+			*data = val;
 	} else {
 		/* MSRs KVM does not know: #GP, as on a processor without them. */
 		r = -EINVAL;
 	}
-	run->msr.error = r ? 1 : 0;
+	return r ? 1 : 0;
 }
 
 /* Returns true when the access was the vCPU's own APIC page (handled here). */
-bool vcpu_apic_mmio(struct vcpu *v)
+bool vcpu_apic_mmio(struct vcpu *v, uint64_t gpa, unsigned len, bool is_write, uint8_t *data)
 {
-	struct kvm_run *run = v->run;
 	uint64_t base = vlapic_mmio_base(v->vlapic);
-	uint64_t gpa = run->mmio.phys_addr;
 	if (!base || gpa < base || gpa - base >= APIC_PAGE_SIZE)
 		return false;
 	uint32_t off = (uint32_t)(gpa - base);
 	uint64_t val = 0;
-	unsigned len = run->mmio.len <= 8 ? run->mmio.len : 8;
-	if (run->mmio.is_write) {
-		memcpy(&val, run->mmio.data, len);
+	if (len > 8)
+		len = 8;
+	if (is_write) {
+		memcpy(&val, data, len);
 		vlapic_mmio_write(v->vlapic, off, len, val);
 	} else {
 		vlapic_mmio_read(v->vlapic, off, len, &val);
-		memcpy(run->mmio.data, &val, len);
+		memcpy(data, &val, len);
 	}
 	return true;
 }

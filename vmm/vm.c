@@ -166,12 +166,13 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		goto fail;
 	}
 	vm->run_size = r;
-	if (!(vm->cpuid = kvm_supported_cpuid(vm->kvm_fd))) {
+	if ((r = kvm_supported_cpuid(vm->kvm_fd, &vm->cpuid)) < 0) {
 		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed");
 		r = -EIO;
 		goto fail;
 	}
-	vm->phys_bits = cpuid_phys_bits(vm->cpuid->entries, vm->cpuid->nent);
+	vm->cpuid_nent = (unsigned)r;
+	vm->phys_bits = cpuid_phys_bits(vm->cpuid, vm->cpuid_nent);
 	vm->pvm = vm_host_is_pvm();
 	if ((r = vm_irq_init(vm)) < 0) {
 		snprintf(err, errlen, "cannot create the I/O APIC");
@@ -323,20 +324,18 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 		vm->tsc_known = true;
 	}
 	v->tsc_offset = vm->tsc_offset;
-	unsigned cap = vm->cpuid->nent + 8;
-	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + cap * sizeof(c->entries[0]));
+	unsigned cap = vm->cpuid_nent + 8;
+	struct cpuid_entry *c = calloc(cap, sizeof(*c));
 	if (!c) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	memcpy(c->entries, vm->cpuid->entries, vm->cpuid->nent * sizeof(c->entries[0]));
+	memcpy(c, vm->cpuid, vm->cpuid_nent * sizeof(*c));
 	struct cpuid_params p = {.apic_id = id, .ncpus = vm->ncpus, .x2apic = vm->x2apic,
 				 .tsc_khz = vm->tsc_khz};
-	r = cpuid_build(c->entries, vm->cpuid->nent, cap, &p);
-	if (r >= 0) {
-		c->nent = (uint32_t)r;
-		r = kvm_set_cpuid(v->fd, c);
-	}
+	r = cpuid_build(c, vm->cpuid_nent, cap, &p);
+	if (r >= 0)
+		r = kvm_set_cpuid(v->fd, c, (unsigned)r);
 	free(c);
 	if (r < 0)
 		goto fail;
@@ -444,7 +443,7 @@ void vcpu_notify(struct vcpu *v)
 		return;
 	/* Kick out of KVM_RUN: immediate_exit covers the window before entry, the
 	 * signal the time inside (api.rst, kvm_run.immediate_exit). */
-	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	kvm_run_kick(v->run);
 	if (__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST)) {
 		/* tgkill directly: pthread_kill() costs three more system calls
 		 * (it blocks and unblocks every signal around a getpid). The

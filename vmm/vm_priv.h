@@ -58,12 +58,15 @@ struct vcpu_boot {
 };
 
 struct vm;
+struct kvm_run;
+struct cpuid_entry;
 
 struct vcpu {
 	struct vm *vm;            /* (c) */
 	uint32_t id;              /* (c) vCPU id == APIC ID */
 	int fd;                   /* (c) KVM vCPU fd */
-	struct kvm_run *run;      /* (c) mapping; fields written by the owner, except immediate_exit (a) */
+	struct kvm_run *run;      /* (c) mapping, opaque outside the backend (kvm.c, vcpu.c); fields
+				   * written by the owner, except immediate_exit (a, kvm_run_kick) */
 	struct vlapic *vlapic;    /* (c) pointer; the vlapic locks itself */
 	struct vlapic_ops lapic_ops; /* (c) */
 	pthread_mutex_t mtx;      /* guards (V) */
@@ -102,7 +105,8 @@ struct vm {
 	uint32_t ncpus;           /* (c) configured vCPUs */
 	bool x2apic;              /* (c) offered in CPUID */
 	unsigned phys_bits;       /* (c) */
-	struct kvm_cpuid2 *cpuid; /* (c) KVM's supported table, the template for each vCPU */
+	struct cpuid_entry *cpuid; /* (c) KVM's supported table [cpuid_nent], the template for each vCPU */
+	unsigned cpuid_nent;      /* (c) */
 	struct guest_mem mem;     /* (c) */
 	uint8_t *ram;             /* (c) host mapping */
 	uint64_t ram_map_size;    /* (c) */
@@ -181,9 +185,13 @@ void vcpu_timer_arm(void *ctx, uint64_t deadline_ns);
 void vcpu_timer_disarm(void *ctx);
 uint64_t vcpu_now_ns(void *ctx);
 uint64_t vcpu_guest_tsc(void *ctx);
-void vcpu_window_poll(struct vcpu *v);  /* owner, before KVM_RUN */
-void vcpu_apic_msr(struct vcpu *v);     /* owner: an MSR exit, completed in kvm_run */
-bool vcpu_apic_mmio(struct vcpu *v);    /* owner: true if the MMIO exit hit its APIC page */
+/* Owner, before KVM_RUN: window_requested = the entry asks for an interrupt window. */
+void vcpu_window_poll(struct vcpu *v, bool window_requested);
+/* Owner: an MSR exit (wr: WRMSR) of MSR idx; *data in or out. Returns 0, or
+ * nonzero when the access must fault (#GP). */
+int vcpu_apic_msr(struct vcpu *v, bool wr, uint32_t idx, uint64_t *data);
+/* Owner: true if the MMIO access hit its own APIC page (then handled here). */
+bool vcpu_apic_mmio(struct vcpu *v, uint64_t gpa, unsigned len, bool is_write, uint8_t *data);
 
 /* vcpu_start.c: SDM 9.1.1 start state of an AP after STARTUP (owner thread) */
 int vcpu_apply_start(struct vcpu *v, uint64_t rip);
@@ -191,8 +199,9 @@ int vcpu_apply_start(struct vcpu *v, uint64_t rip);
 /* vcpu_pvm.c */
 /* Guest memory behind a linear address, n bytes inside one page, or NULL. */
 uint8_t *vcpu_guest_la(struct vcpu *v, uint64_t la, size_t n);
-/* Completes the instruction KVM-PVM could not emulate; false if not one of ours. */
-bool vcpu_complete_insn(struct vcpu *v);
+/* Completes the instruction KVM-PVM could not emulate; false if not one of
+ * ours. bytes, n: the instruction bytes KVM reported, or NULL (fetched at RIP). */
+bool vcpu_complete_insn(struct vcpu *v, const uint8_t *bytes, size_t n);
 
 /* ipi.c */
 void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_hi);
