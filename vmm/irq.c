@@ -44,7 +44,7 @@ static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, 
 			continue;
 		if (ipi.mode == APIC_DM_NMI) {
 			pthread_mutex_lock(&t->mtx);
-			t->nmi_pending = t->started;
+			t->nmi_pending = vcpu_started(vm, t->id);
 			pthread_mutex_unlock(&t->mtx);
 			vcpu_notify(t);
 		} else if (vlapic_set_intr(t->vlapic, vector, level)) {

@@ -40,19 +40,16 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 		}
 		pthread_mutex_lock(&vm->lock);
 		enum vcpu_state st = vm->boot[v->id].state;
-		if (st == VCPU_RUNNING && v->started) {
+		if (st == VCPU_RUNNING) {
 			pthread_mutex_unlock(&vm->lock);
 			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
 			return WAIT_RUN;
 		}
-		if (st == VCPU_RUNNING && v->start_pending) {
+		if (st == VCPU_CLAIMED && v->start_pending) {
 			uint64_t rip = v->start_rip;
 			v->start_pending = false;
-			v->started = true;
-			if (!vm->boot[v->id].ran)
-				vm->nstarted++;
-			vm->boot[v->id].ran = 1;
+			vcpu_require_state(vm, v->id, VCPU_RUNNING);
 			pthread_mutex_unlock(&vm->lock);
 			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
@@ -62,9 +59,7 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 		if (st == VCPU_HALTED &&
 		    (v->nmi_pending ||
 		     (v->if_flag && (vlapic_pending_intr(v->vlapic) >= 0 || vcpu_extint_pending(v))))) {
-			if (!v->if_flag)
-				vm->nhalted_noif--;
-			vcpu_set_state(vm, v->id, VCPU_RUNNING);
+			vcpu_require_state(vm, v->id, VCPU_RUNNING);
 			pthread_mutex_unlock(&vm->lock);
 			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
@@ -163,9 +158,7 @@ static void halt(struct vcpu *v)
 	bool dead;
 	pthread_mutex_lock(&v->mtx);
 	pthread_mutex_lock(&vm->lock);
-	vcpu_set_state(vm, v->id, VCPU_HALTED);
-	if (!v->if_flag)
-		vm->nhalted_noif++;
+	vcpu_require_state(vm, v->id, VCPU_HALTED); /* the owner runs: RUNNING */
 	dead = vm_all_halted(vm);
 	pthread_mutex_unlock(&vm->lock);
 	pthread_mutex_unlock(&v->mtx);
@@ -178,7 +171,7 @@ static int suspended_exit(struct vcpu *v, struct vm_exit *ex)
 	struct vm *vm = v->vm;
 	vm_rendezvous_detach(v);
 	pthread_mutex_lock(&vm->lock);
-	vcpu_set_state(vm, v->id, VCPU_STOPPED);
+	vcpu_require_state(vm, v->id, VCPU_STOPPED);
 	pthread_mutex_unlock(&vm->lock);
 	*ex = (struct vm_exit){.exitcode = VM_EXITCODE_SUSPENDED, .vcpu = v->id};
 	ex->u.suspended.how = vm_suspended(vm);

@@ -52,14 +52,9 @@ static int bsp_started(struct vcpu *v)
 	struct vm *vm = v->vm;
 	pthread_mutex_lock(&v->mtx);
 	pthread_mutex_lock(&vm->lock);
-	int r = vcpu_set_state(vm, v->id, VCPU_RUNNING);
-	if (r == 0) {
-		v->started = true;
-		if (!vm->boot[v->id].ran)
-			vm->nstarted++;
-		vm->boot[v->id].ran = 1;
+	int r = vcpu_set_state(vm, v->id, VCPU_RUNNING); /* refused if set up twice */
+	if (r == 0)
 		cpuset_set(&vm->active, v->id);
-	}
 	pthread_mutex_unlock(&vm->lock);
 	pthread_mutex_unlock(&v->mtx);
 	return r;
@@ -133,8 +128,8 @@ int vm_vcpu_start_ap(struct vm *vm, uint32_t vcpuid, uint64_t rip)
 	int r = 0;
 	pthread_mutex_lock(&v->mtx);
 	pthread_mutex_lock(&vm->lock);
-	if (vm->boot[vcpuid].state != VCPU_RUNNING || v->started || v->start_pending) {
-		r = -EBUSY; /* an INIT came in between, or it was started already */
+	if (vm->boot[vcpuid].state != VCPU_CLAIMED || v->start_pending) {
+		r = -EBUSY; /* not claimed (an INIT came in between), or started already */
 	} else {
 		v->start_pending = true;
 		v->start_rip = rip;

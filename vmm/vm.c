@@ -16,8 +16,8 @@
 #define XAPIC_MAX_CPUS 255 /* 8-bit IDs; 0xff is the broadcast ID (smp-spec 1.1) */
 
 static const char *const state_names[VCPU_NSTATES] = {
-	[VCPU_POWERON] = "POWERON", [VCPU_WAIT_SIPI] = "WAIT_SIPI", [VCPU_RUNNING] = "RUNNING",
-	[VCPU_HALTED] = "HALTED",   [VCPU_STOPPED] = "STOPPED",
+	[VCPU_POWERON] = "POWERON", [VCPU_WAIT_SIPI] = "WAIT_SIPI", [VCPU_CLAIMED] = "CLAIMED",
+	[VCPU_RUNNING] = "RUNNING", [VCPU_HALTED] = "HALTED",       [VCPU_STOPPED] = "STOPPED",
 };
 
 const char *vcpu_state_name(enum vcpu_state s)
@@ -25,14 +25,25 @@ const char *vcpu_state_name(enum vcpu_state s)
 	return (unsigned)s < VCPU_NSTATES ? state_names[s] : "?";
 }
 
+const char *vcpu_state_spec_name(enum vcpu_state s)
+{
+	return vcpu_state_name(s == VCPU_CLAIMED ? VCPU_RUNNING : s);
+}
+
 /* allowed[from] is a bit mask of the states `from` may move to (vm_priv.h). */
 static const uint8_t allowed[VCPU_NSTATES] = {
 	[VCPU_POWERON] = 1u << VCPU_WAIT_SIPI | 1u << VCPU_RUNNING | 1u << VCPU_STOPPED,
-	[VCPU_WAIT_SIPI] = 1u << VCPU_WAIT_SIPI | 1u << VCPU_RUNNING | 1u << VCPU_STOPPED,
+	[VCPU_WAIT_SIPI] = 1u << VCPU_WAIT_SIPI | 1u << VCPU_CLAIMED | 1u << VCPU_STOPPED,
+	[VCPU_CLAIMED] = 1u << VCPU_RUNNING | 1u << VCPU_WAIT_SIPI | 1u << VCPU_STOPPED,
 	[VCPU_RUNNING] = 1u << VCPU_HALTED | 1u << VCPU_WAIT_SIPI | 1u << VCPU_STOPPED,
 	[VCPU_HALTED] = 1u << VCPU_RUNNING | 1u << VCPU_WAIT_SIPI | 1u << VCPU_STOPPED,
 	[VCPU_STOPPED] = 1u << VCPU_STOPPED,
 };
+
+static bool counts_running(enum vcpu_state s)
+{
+	return s == VCPU_CLAIMED || s == VCPU_RUNNING;
+}
 
 void vm_trace(struct vm *vm, const struct vm_trace_event *ev)
 {
@@ -48,10 +59,25 @@ int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to)
 	enum vcpu_state from = b->state;
 	if (!(allowed[from] & (1u << to)))
 		return -EINVAL;
-	if (from == VCPU_RUNNING)
+	if (counts_running(from))
 		vm->nrunning--;
-	if (to == VCPU_RUNNING)
+	if (counts_running(to))
 		vm->nrunning++;
+	if (from == VCPU_HALTED && b->halt_noif) {
+		vm->nhalted_noif--;
+		b->halt_noif = 0;
+	}
+	if (to == VCPU_HALTED && from != VCPU_HALTED) {
+		/* Only an NMI wakes it (wait_runnable): RFLAGS.IF at its last exit,
+		 * read on the owner's thread, the one that halts it. */
+		const struct vcpu *v = vm->vcpus ? vm->vcpus[id] : NULL;
+		b->halt_noif = v && !v->if_flag;
+		vm->nhalted_noif += b->halt_noif;
+	}
+	if (to == VCPU_RUNNING && (from == VCPU_POWERON || from == VCPU_CLAIMED) && !b->ran) {
+		b->ran = 1;
+		vm->nstarted++;
+	}
 	b->state = (uint8_t)to;
 	if (vm->trace && from != to) {
 		char what[32];
@@ -60,6 +86,25 @@ int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to)
 		vm->trace(vm->trace_ctx, &ev);
 	}
 	return 0;
+}
+
+void vcpu_require_state(struct vm *vm, uint32_t id, enum vcpu_state to)
+{
+	enum vcpu_state from = id < vm->ncpus ? (enum vcpu_state)vm->boot[id].state : VCPU_NSTATES;
+	if (vcpu_set_state(vm, id, to) == 0)
+		return;
+	fprintf(stderr, "libvmm: vCPU %u: state %s -> %s must not fail, but the state machine refused it\n",
+		id, vcpu_state_name(from), vcpu_state_name(to));
+	abort();
+}
+
+bool vcpu_started(struct vm *vm, uint32_t id)
+{
+	pthread_mutex_lock(&vm->lock);
+	const struct vcpu_boot *b = &vm->boot[id];
+	bool started = b->state == VCPU_RUNNING || b->state == VCPU_HALTED || (b->state == VCPU_STOPPED && b->ran);
+	pthread_mutex_unlock(&vm->lock);
+	return started;
 }
 
 /* A VM in which every started vCPU sits in HLT with IF=0 and no NMI can come
@@ -510,7 +555,7 @@ void vm_never_ran_report(struct vm *vm, vm_verdict_fn *fn, void *ctx)
 			continue;
 		if (b->drop_state < VCPU_NSTATES)
 			snprintf(why, sizeof(why), "STARTUP (vector 0x%02x) arrived while %s%s",
-				 b->drop_vector, state_names[b->drop_state],
+				 b->drop_vector, vcpu_state_spec_name(b->drop_state),
 				 b->got_init ? "" : " (no INIT before it)");
 		else if (!b->got_init)
 			snprintf(why, sizeof(why), "never got INIT%s", extra);

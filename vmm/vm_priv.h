@@ -23,28 +23,38 @@
 #include "vmm/vlapic.h"
 #include "vmm/vmm.h"
 
-/* Per-vCPU boot state (smp-spec 1.3). Allowed transitions, enforced by
- * vcpu_set_state():
+/* Per-vCPU boot state (smp-spec 1.3, which knows CLAIMED as part of RUNNING).
+ * Allowed transitions, enforced by vcpu_set_state():
  *   POWERON  -> WAIT_SIPI  INIT (an AP at power-on waits for INIT; STARTUP alone is dropped)
- *   POWERON  -> RUNNING    the BSP at power-on
+ *   POWERON  -> RUNNING    the BSP at power-on (vm_vcpu_setup_boot)
  *   WAIT_SIPI-> WAIT_SIPI  another INIT
- *   WAIT_SIPI-> RUNNING    STARTUP claimed by the core (the AP enters the guest once
- *                          the frontend calls vm_vcpu_start_ap)
+ *   WAIT_SIPI-> CLAIMED    STARTUP claimed by the core (exactly once per AP)
+ *   CLAIMED  -> RUNNING    its thread enters the guest, once the frontend has
+ *                          called vm_vcpu_start_ap (vcpu->start_pending)
  *   RUNNING  -> HALTED     HLT
  *   HALTED   -> RUNNING    wake-up (interrupt, NMI)
- *   RUNNING|HALTED -> WAIT_SIPI  INIT
+ *   CLAIMED|RUNNING|HALTED -> WAIT_SIPI  INIT
  *   any      -> STOPPED    VM suspend
+ * What the transition function derives, and nobody else touches:
+ *   vm->nrunning      CLAIMED or RUNNING (a claimed AP is about to run: the VM
+ *                     is not "all halted" while one waits for its frontend)
+ *   vm->nhalted_noif  HALTED with RFLAGS.IF = 0 (vcpu_boot.halt_noif)
+ *   vm->nstarted, vcpu_boot.ran  the first entry to RUNNING from POWERON or CLAIMED
  */
 enum vcpu_state {
 	VCPU_POWERON = 0,
 	VCPU_WAIT_SIPI = 1,
-	VCPU_RUNNING = 2,
-	VCPU_HALTED = 3,
-	VCPU_STOPPED = 4,
+	VCPU_CLAIMED = 2,
+	VCPU_RUNNING = 3,
+	VCPU_HALTED = 4,
+	VCPU_STOPPED = 5,
 	VCPU_NSTATES
 };
 
 const char *vcpu_state_name(enum vcpu_state s);
+/* The name smp-spec 1.3 gives the state (CLAIMED is its RUNNING): what the
+ * STARTUP-dropped verdicts and the never-ran report print. */
+const char *vcpu_state_spec_name(enum vcpu_state s);
 
 /* Why a configured vCPU did not start; kept per vCPU for the never-ran report. */
 struct vcpu_boot {
@@ -54,7 +64,8 @@ struct vcpu_boot {
 	uint8_t ran;           /* (L) ever entered the guest */
 	uint8_t drop_state;    /* (L) state at the last dropped STARTUP (VCPU_NSTATES: none) */
 	uint8_t drop_vector;   /* (L) vector of the last dropped STARTUP */
-	uint16_t pad;
+	uint8_t halt_noif;     /* (L) HALTED with RFLAGS.IF = 0: counted in vm->nhalted_noif */
+	uint8_t pad;
 };
 
 struct vm;
@@ -81,9 +92,8 @@ struct vcpu {
 				   * neither immediate_exit nor a signal */
 	bool rv_pending;          /* (V) a rendezvous may be waiting for this vCPU */
 	bool nmi_pending;         /* (V) */
-	bool start_pending;       /* (V) vm_vcpu_start_ap() asked to enter at start_rip */
+	bool start_pending;       /* (V) CLAIMED: vm_vcpu_start_ap() asked to enter at start_rip */
 	uint64_t start_rip;       /* (V) */
-	bool started;             /* (V) entered the guest since the last INIT */
 	bool ipi_exit;            /* (o) VM_CAP_IPI_EXIT */
 	bool if_flag;             /* (o) RFLAGS.IF at the last exit */
 	bool io_pending;          /* (o) KVM still has to complete an I/O, MMIO or MSR exit */
@@ -125,9 +135,9 @@ struct vm {
 	cpuset_t active;          /* (L) */
 	cpuset_t configured;      /* (c) */
 	unsigned nallocated;      /* (L) */
-	unsigned nstarted;        /* (L) vCPUs that ever ran */
-	unsigned nrunning;        /* (L) in RUNNING state */
-	unsigned nhalted_noif;    /* (L) HALTED with IF=0 */
+	unsigned nstarted;        /* (L) vCPUs that ever ran; vcpu_set_state() only */
+	unsigned nrunning;        /* (L) in CLAIMED or RUNNING state; vcpu_set_state() only */
+	unsigned nhalted_noif;    /* (L) HALTED with IF=0; vcpu_set_state() only */
 	struct apic_addr *addrs;  /* [ncpus]; (c) reset values, then each vlapic publishes its own (a) */
 	uint32_t last_unmatched_dest;   /* (L) last INIT/STARTUP that matched nobody */
 	uint8_t last_unmatched_valid;   /* (L) */
@@ -158,7 +168,16 @@ struct vm {
 };
 
 /* vm.c */
-int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to); /* vm->lock held */
+/* vm->lock held. Moves vCPU id to `to` if the table above allows it and
+ * updates the counters derived from states; 0, or -EINVAL (nothing changed).
+ * Entering HALTED reads the vCPU's RFLAGS.IF at its last exit (owner only). */
+int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to);
+/* Same, where the transition cannot fail: a refusal is a bug in the core, and
+ * it aborts with a message naming the vCPU and both states. */
+void vcpu_require_state(struct vm *vm, uint32_t id, enum vcpu_state to);
+/* vm->lock not held: the vCPU entered the guest since its last INIT (an NMI
+ * is delivered only then). */
+bool vcpu_started(struct vm *vm, uint32_t id);
 void vcpu_notify(struct vcpu *vcpu); /* wake it wherever it waits; kick it out of KVM_RUN */
 /* The owner (vcpu->mtx held) sleeps until the next vcpu_notify(); returns with
  * the mutex held again, possibly spuriously: the caller looks again. */
