@@ -296,22 +296,15 @@ int kvm_vcpu_finish_io(int fd, struct kvm_run *run)
 	return r == -EINTR ? 0 : r;
 }
 
-void kvm_run_kick(struct kvm_run *run)
+uint8_t *kvm_run_immediate_exit(struct kvm_run *run)
 {
-	__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	return &run->immediate_exit;
 }
 
 void kvm_run_forget_window(struct kvm_run *run)
 {
 	run->request_interrupt_window = 0;
 	run->ready_for_interrupt_injection = 0;
-}
-
-uint64_t kvm_host_tsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
 }
 
 int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
@@ -323,9 +316,9 @@ int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = 1;
 	m.e.index = 0x10; /* IA32_TIME_STAMP_COUNTER */
-	uint64_t h0 = kvm_host_tsc();
+	uint64_t h0 = x86_rdtsc();
 	int r = ioctl(fd, KVM_GET_MSRS, &m);
-	uint64_t h1 = kvm_host_tsc();
+	uint64_t h1 = x86_rdtsc();
 	if (r != 1)
 		return r < 0 ? -errno : -EIO;
 	*offset = (int64_t)(m.e.data - (h0 + (h1 - h0) / 2));

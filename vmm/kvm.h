@@ -44,14 +44,14 @@ int kvm_vcpu_run(int fd);                        /* 0, or -errno (-EINTR on a ki
 /* KVM_RUN with immediate_exit set: KVM completes a pending I/O, MMIO or MSR
  * exit without running guest code (api.rst, kvm_run.immediate_exit). */
 int kvm_vcpu_finish_io(int fd, struct kvm_run *run);
-/* Sets immediate_exit (atomically): the next or current KVM_RUN returns at once. */
-void kvm_run_kick(struct kvm_run *run);
+/* &run->immediate_exit: set it (atomically) and the next or current KVM_RUN
+ * returns at once (vcpu_notify() keeps the pointer: no call on the kick). */
+uint8_t *kvm_run_immediate_exit(struct kvm_run *run);
 /* Forgets the interrupt-window request and readiness of the last exit. */
 void kvm_run_forget_window(struct kvm_run *run);
 /* The vCPU's TSC offset from the host's (guest TSC = rdtsc + offset) and its
  * frequency in kHz (KVM_GET_TSC_KHZ). */
 int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz);
-uint64_t kvm_host_tsc(void);
 /* Guest linear address -> guest physical (KVM_TRANSLATE); -EFAULT if unmapped. */
 int kvm_translate(int fd, uint64_t linear, uint64_t *gpa);
 /* Injects exception `nr` (no error code) before the next entry. */

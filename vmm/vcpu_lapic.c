@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/kvm.h"
 #include "vmm/vm_priv.h"
+#include "vmm/x86_regs.h"
 
 #define MSR_IA32_TSC_DEADLINE 0x6e0
 
@@ -64,7 +64,7 @@ uint64_t vcpu_now_ns(void *ctx)
 uint64_t vcpu_guest_tsc(void *ctx)
 {
 	struct vcpu *v = ctx;
-	return kvm_host_tsc() + (uint64_t)v->tsc_offset;
+	return x86_rdtsc() + (uint64_t)v->tsc_offset;
 }
 
 /* An MSR exit (KVM_EXIT_X86_RDMSR/WRMSR: IA32_APIC_BASE, IA32_TSC_DEADLINE, the

@@ -1,4 +1,5 @@
-/* vm.c: the VM object: creation, guest RAM, lazy vCPU allocation, boot states, suspend. */
+/* vm.c: the VM object without KVM: construction (vm_create_detached; vm_kvm.c adds KVM), guest RAM,
+ * lazy vCPU allocation, boot states, wake-ups, suspend, reports. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -9,11 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "vmm/cpuid.h"
-#include "vmm/kvm.h"
 #include "vmm/vm_priv.h"
-
-#define XAPIC_MAX_CPUS 255 /* 8-bit IDs; 0xff is the broadcast ID (smp-spec 1.1) */
 
 static const char *const state_names[VCPU_NSTATES] = {
 	[VCPU_POWERON] = "POWERON", [VCPU_WAIT_SIPI] = "WAIT_SIPI", [VCPU_CLAIMED] = "CLAIMED",
@@ -119,18 +116,6 @@ bool vm_all_halted(struct vm *vm)
 	return halted == vm->nhalted_noif;
 }
 
-int vm_max_cpus(bool x2apic)
-{
-	if (!x2apic)
-		return XAPIC_MAX_CPUS;
-	int fd = kvm_open();
-	if (fd < 0)
-		return fd;
-	int n = kvm_max_vcpus(fd);
-	close(fd);
-	return n < VM_MAXCPU ? n : VM_MAXCPU;
-}
-
 static void kick_handler(int sig)
 {
 	(void)sig; /* KVM_RUN returns -EINTR; immediate_exit was set before the signal */
@@ -146,7 +131,7 @@ static int install_kick_handler(void)
 	return sigaction(SIGUSR1, &sa, NULL) ? -errno : 0;
 }
 
-int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+int vm_init_common(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
 {
 	int r;
 	*out = NULL;
@@ -171,6 +156,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->ncpus = cfg->ncpus;
 	vm->x2apic = cfg->x2apic;
+	vm->phys_bits = 36; /* until the backend reads CPUID leaf 0x80000008 */
 	vm->trace = cfg->trace;
 	vm->trace_ctx = cfg->trace_ctx;
 	vm->pid = getpid();
@@ -195,72 +181,59 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		snprintf(err, errlen, "sigaction: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = kvm_open()) < 0) {
-		snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(-r));
-		goto fail;
-	}
-	vm->kvm_fd = r;
-	int maxcpus = kvm_max_vcpus(vm->kvm_fd);
-	if ((int)vm->ncpus > maxcpus) {
-		snprintf(err, errlen, "%u vCPUs requested, KVM allows %d", vm->ncpus, maxcpus);
-		r = -EINVAL;
-		goto fail;
-	}
-	if ((r = kvm_run_size(vm->kvm_fd)) < 0) {
-		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(-r));
-		goto fail;
-	}
-	vm->run_size = r;
-	if ((r = kvm_supported_cpuid(vm->kvm_fd, &vm->cpuid)) < 0) {
-		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed");
-		r = -EIO;
-		goto fail;
-	}
-	vm->cpuid_nent = (unsigned)r;
-	vm->phys_bits = cpuid_phys_bits(vm->cpuid, vm->cpuid_nent);
-	vm->pvm = vm_host_is_pvm();
-	if ((r = vm_irq_init(vm)) < 0) {
-		snprintf(err, errlen, "cannot create the I/O APIC");
-		goto fail;
-	}
-	vm->irq_ready = true;
-	if (!(vm->timers = vm_timers_create())) {
-		snprintf(err, errlen, "cannot start the timer thread");
-		r = -ENOMEM;
-		goto fail;
-	}
-	if ((r = kvm_vm_create(vm->kvm_fd)) < 0) {
-		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(-r));
-		goto fail;
-	}
-	vm->vm_fd = r;
-	if ((r = kvm_vm_setup(vm->vm_fd, err, errlen)) < 0)
-		goto fail;
-	vm->ram_map_size = cfg->mem_size;
-	vm->ram = mmap(NULL, vm->ram_map_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		r = -errno;
-		snprintf(err, errlen, "cannot map %llu bytes of guest RAM: %s",
-			 (unsigned long long)cfg->mem_size, strerror(-r));
-		goto fail;
-	}
-	madvise(vm->ram, vm->ram_map_size, MADV_MERGEABLE);
-	gmem_layout(&vm->mem, vm->ram, cfg->mem_size);
-	for (unsigned i = 0; i < vm->mem.nregions; i++) {
-		r = kvm_set_memory(vm->vm_fd, i, vm->mem.r[i].gpa, vm->mem.r[i].size, vm->mem.r[i].host);
-		if (r < 0) {
-			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
-			goto fail;
-		}
-	}
-	snprintf(err, errlen, "%s", "");
 	*out = vm;
 	return 0;
 fail:
 	vm_destroy(vm);
 	return r;
+}
+
+int vm_init_platform(struct vm *vm, char *err, size_t errlen)
+{
+	int r;
+	if ((r = vm_irq_init(vm)) < 0) {
+		snprintf(err, errlen, "cannot create the I/O APIC");
+		return r;
+	}
+	vm->irq_ready = true;
+	if (!(vm->timers = vm_timers_create())) {
+		snprintf(err, errlen, "cannot start the timer thread");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int vm_init_ram(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
+{
+	vm->ram_map_size = mem_size;
+	vm->ram = mmap(NULL, vm->ram_map_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		int r = -errno;
+		snprintf(err, errlen, "cannot map %llu bytes of guest RAM: %s", (unsigned long long)mem_size,
+			 strerror(-r));
+		return r;
+	}
+	madvise(vm->ram, vm->ram_map_size, MADV_MERGEABLE);
+	gmem_layout(&vm->mem, vm->ram, mem_size);
+	return 0;
+}
+
+int vm_create_detached(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm;
+	int r = vm_init_common(cfg, &vm, err, errlen);
+	if (r < 0)
+		return r;
+	if ((r = vm_init_platform(vm, err, errlen)) < 0 ||
+	    (r = vm_init_ram(vm, cfg->mem_size, err, errlen)) < 0) {
+		vm_destroy(vm);
+		return r;
+	}
+	snprintf(err, errlen, "%s", "");
+	*out = vm;
+	return 0;
 }
 
 static void vcpu_free(struct vm *vm, struct vcpu *v)
@@ -341,7 +314,8 @@ struct vcpu *vm_vcpu_lookup(struct vm *vm, uint32_t id)
 	return v;
 }
 
-/* Creates the KVM vCPU, its run mapping, CPUID and vlapic. vm->lock held. */
+/* Creates the vCPU: the backend's half (KVM vCPU, run mapping, TSC, CPUID;
+ * none for a detached VM), then its timers and vlapic. vm->lock held. */
 static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 {
 	int r;
@@ -352,37 +326,8 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 	v->id = id;
 	v->fd = -1;
 	pthread_mutex_init(&v->mtx, NULL);
-	if ((r = kvm_vcpu_create(vm->vm_fd, id)) < 0)
-		goto fail;
-	v->fd = r;
-	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-	if (v->run == MAP_FAILED) {
-		v->run = NULL;
-		r = -errno;
-		goto fail;
-	}
-	/* KVM gives a new vCPU the TSC offset of the ones before it (x86.c,
-	 * kvm_synchronize_tsc() at creation), so one measurement serves all. */
-	if (!vm->tsc_known) {
-		if ((r = kvm_tsc_setup(v->fd, &vm->tsc_offset, &vm->tsc_khz)) < 0)
-			goto fail;
-		vm->tsc_known = true;
-	}
-	v->tsc_offset = vm->tsc_offset;
-	unsigned cap = vm->cpuid_nent + 8;
-	struct cpuid_entry *c = calloc(cap, sizeof(*c));
-	if (!c) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	memcpy(c, vm->cpuid, vm->cpuid_nent * sizeof(*c));
-	struct cpuid_params p = {.apic_id = id, .ncpus = vm->ncpus, .x2apic = vm->x2apic,
-				 .tsc_khz = vm->tsc_khz};
-	r = cpuid_build(c, vm->cpuid_nent, cap, &p);
-	if (r >= 0)
-		r = kvm_set_cpuid(v->fd, c, (unsigned)r);
-	free(c);
-	if (r < 0)
+	v->kick = &v->kick_detached;
+	if (vm->backend_vcpu_init && (r = vm->backend_vcpu_init(vm, v)) < 0)
 		goto fail;
 	vm_timer_init(&v->lapic_timer, vcpu_lapic_timer_fired, v);
 	vm_timer_init(&v->window_timer, vcpu_window_timer_fired, v);
@@ -488,7 +433,7 @@ void vcpu_notify(struct vcpu *v)
 		return;
 	/* Kick out of KVM_RUN: immediate_exit covers the window before entry, the
 	 * signal the time inside (api.rst, kvm_run.immediate_exit). */
-	kvm_run_kick(v->run);
+	__atomic_store_n(v->kick, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST)) {
 		/* tgkill directly: pthread_kill() costs three more system calls
 		 * (it blocks and unblocks every signal around a getpid). The

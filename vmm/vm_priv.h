@@ -23,6 +23,8 @@
 #include "vmm/vlapic.h"
 #include "vmm/vmm.h"
 
+#define XAPIC_MAX_CPUS 255 /* 8-bit IDs; 0xff is the broadcast ID (smp-spec 1.1) */
+
 /* Per-vCPU boot state (smp-spec 1.3, which knows CLAIMED as part of RUNNING).
  * Allowed transitions, enforced by vcpu_set_state():
  *   POWERON  -> WAIT_SIPI  INIT (an AP at power-on waits for INIT; STARTUP alone is dropped)
@@ -75,9 +77,13 @@ struct cpuid_entry;
 struct vcpu {
 	struct vm *vm;            /* (c) */
 	uint32_t id;              /* (c) vCPU id == APIC ID */
-	int fd;                   /* (c) KVM vCPU fd */
+	int fd;                   /* (c) KVM vCPU fd; -1 in a detached VM */
 	struct kvm_run *run;      /* (c) mapping, opaque outside the backend (kvm.c, vcpu.c); fields
-				   * written by the owner, except immediate_exit (a, kvm_run_kick) */
+				   * written by the owner, except immediate_exit (a, through kick);
+				   * NULL in a detached VM */
+	uint8_t *kick;            /* (c) kvm_run.immediate_exit, or &kick_detached; set to 1 (a) by
+				   * vcpu_notify() */
+	uint8_t kick_detached;    /* (a) a detached VM's stand-in for immediate_exit */
 	struct vlapic *vlapic;    /* (c) pointer; the vlapic locks itself */
 	struct vlapic_ops lapic_ops; /* (c) */
 	pthread_mutex_t mtx;      /* guards (V) */
@@ -115,6 +121,9 @@ struct vm {
 	uint32_t ncpus;           /* (c) configured vCPUs */
 	bool x2apic;              /* (c) offered in CPUID */
 	unsigned phys_bits;       /* (c) */
+	/* (c) the backend's half of vcpu_alloc() (vm_kvm.c: KVM vCPU, run mapping,
+	 * TSC, CPUID); NULL in a detached VM (vm_create_detached: no KVM at all) */
+	int (*backend_vcpu_init)(struct vm *vm, struct vcpu *v);
 	struct cpuid_entry *cpuid; /* (c) KVM's supported table [cpuid_nent], the template for each vCPU */
 	unsigned cpuid_nent;      /* (c) */
 	struct guest_mem mem;     /* (c) */
@@ -167,7 +176,12 @@ struct vm {
 				   * STI shadow (window_on_sti_hlt, vcpu.c) */
 };
 
-/* vm.c */
+/* vm.c: construction shared by vm_create() (vm_kvm.c) and vm_create_detached().
+ * Each fills err on failure; the caller then vm_destroy()s what was built. */
+/* Checks cfg, allocates the VM and its per-vCPU records (vm_destroy()s on failure). */
+int vm_init_common(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
+int vm_init_platform(struct vm *vm, char *err, size_t errlen);                /* I/O APIC, timer thread */
+int vm_init_ram(struct vm *vm, uint64_t mem_size, char *err, size_t errlen);  /* guest RAM and its layout */
 /* vm->lock held. Moves vCPU id to `to` if the table above allows it and
  * updates the counters derived from states; 0, or -EINVAL (nothing changed).
  * Entering HALTED reads the vCPU's RFLAGS.IF at its last exit (owner only). */

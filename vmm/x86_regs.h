@@ -40,4 +40,13 @@ struct x86_sregs {
 	uint64_t apic_base; /* KVM's copy of IA32_APIC_BASE (hyve's own is in the vLAPIC) */
 };
 
+/* The host's time-stamp counter (SDM Vol. 2B RDTSC); the guest's is this
+ * plus its TSC offset. */
+static inline uint64_t x86_rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
 #endif

@@ -54,41 +54,22 @@ static void trace_cb(void *ctx, const struct vm_trace_event *ev)
 	snprintf(t->what, sizeof(t->what), "%s", ev->what ? ev->what : "(null)");
 }
 
-/* A VM as vm_create() leaves it, minus KVM and vCPU objects (the state machine needs neither). */
+/* A VM without KVM (vm_create_detached): no vCPU objects until vm_vcpu_get(). */
 static struct vm *vm_new(uint32_t n, struct tracelog *log)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
-	if (!vm)
+	struct vm_config cfg = {.ncpus = n, .mem_size = 1u << 20, .trace = log ? trace_cb : NULL, .trace_ctx = log};
+	struct vm *vm;
+	char err[128];
+	if (vm_create_detached(&cfg, &vm, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vm_create_detached: %s\n", err);
 		abort();
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->ncpus = n;
-	vm->trace = log ? trace_cb : NULL;
-	vm->trace_ctx = log;
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_mutex_init(&vm->rv_mtx, NULL);
-	pthread_cond_init(&vm->rv_cond, NULL);
-	cpuset_fill(&vm->configured, n);
-	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
-	vm->boot = calloc(n, sizeof(*vm->boot));
-	vm->addrs = calloc(n, sizeof(*vm->addrs));
-	if (!vm->vcpus || !vm->boot || !vm->addrs)
-		abort();
-	for (uint32_t i = 0; i < n; i++) {
-		vm->boot[i].state = VCPU_POWERON;
-		vm->boot[i].drop_state = VCPU_NSTATES;
 	}
 	return vm;
 }
 
 static void vm_free(struct vm *vm)
 {
-	free(vm->vcpus);
-	free(vm->boot);
-	free(vm->addrs);
-	pthread_mutex_destroy(&vm->lock);
-	pthread_mutex_destroy(&vm->rv_mtx);
-	pthread_cond_destroy(&vm->rv_cond);
-	free(vm);
+	vm_destroy(vm);
 }
 
 static int set_state(struct vm *vm, uint32_t id, unsigned to)
@@ -281,12 +262,10 @@ static void report_cb(void *ctx, uint32_t vcpu, const char *why)
 static void test_counters(void)
 {
 	struct vm *vm = vm_new(4, NULL);
-	struct vcpu noif, withif;
-	memset(&noif, 0, sizeof(noif));
-	memset(&withif, 0, sizeof(withif));
-	withif.if_flag = true;
-	vm->vcpus[1] = &noif;
-	vm->vcpus[2] = &withif;
+	struct vcpu *noif, *withif;
+	if (vm_vcpu_get(vm, 1, &noif) < 0 || vm_vcpu_get(vm, 2, &withif) < 0)
+		abort();
+	withif->if_flag = true;
 	CHECK_EQ(set_state(vm, 0, VCPU_RUNNING), 0, "counters: BSP starts");
 	CHECK(vm->nstarted == 1 && vm->boot[0].ran, "counters: BSP counted as started");
 	for (uint32_t id = 1; id <= 2; id++) {
@@ -317,8 +296,8 @@ static void test_counters(void)
 	CHECK_EQ(vm->nhalted_noif, 0, "counters: woken (NMI): uncounted");
 	set_state(vm, 2, VCPU_RUNNING);
 	set_state(vm, 0, VCPU_RUNNING);
-	noif.if_flag = false;
-	withif.if_flag = false;
+	noif->if_flag = false;
+	withif->if_flag = false;
 	set_state(vm, 1, VCPU_HALTED);
 	set_state(vm, 2, VCPU_HALTED);
 	CHECK_EQ(vm->nhalted_noif, 2, "counters: two halted with IF=0");
@@ -334,7 +313,6 @@ static void test_counters(void)
 	set_state(vm, 3, VCPU_WAIT_SIPI);
 	set_state(vm, 3, VCPU_CLAIMED);
 	CHECK_EQ(vm->nrunning, 1, "counters: vCPU 3 claimed counts as running");
-	vm->vcpus[1] = vm->vcpus[2] = NULL;
 	vm_free(vm);
 }
 
