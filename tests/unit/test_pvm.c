@@ -246,13 +246,9 @@ static void test_lsl(void)
  * kind's registers, and the prefixes each kind refuses. */
 static void test_prefixes(void)
 {
-	struct x86_regs r = regs0();
+	const struct x86_regs r = {
+		.rcx = 0xf0, .r8 = 0x8000, .r9 = 0x48, .r14 = 0x4000, .r15 = 0x2000, .rip = RIP0, .rflags = 0x2};
 	struct pvm_insn in;
-	r.rcx = 0xf0;
-	r.r8 = 0x8000;
-	r.r14 = 0x4000;
-	r.r15 = 0x2000;
-	r.r9 = 0x48;
 	static const struct {
 		const char *what;
 		uint8_t insn[15];
