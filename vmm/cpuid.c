@@ -23,16 +23,16 @@
 #define TOPO_LEVEL_SMT 1u
 #define TOPO_LEVEL_CORE 2u
 
-struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned nent, uint32_t fn, uint32_t idx)
+struct cpuid_entry *cpuid_find(struct cpuid_entry *e, unsigned nent, uint32_t fn, uint32_t idx)
 {
 	for (unsigned i = 0; i < nent; i++)
 		if (e[i].function == fn &&
-		    (!(e[i].flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e[i].index == idx))
+		    (!(e[i].flags & CPUID_FLAG_INDEXED) || e[i].index == idx))
 			return &e[i];
 	return NULL;
 }
 
-unsigned cpuid_phys_bits(const struct kvm_cpuid_entry2 *e, unsigned nent)
+unsigned cpuid_phys_bits(const struct cpuid_entry *e, unsigned nent)
 {
 	for (unsigned i = 0; i < nent; i++)
 		if (e[i].function == 0x80000008 && (e[i].eax & 0xff) >= 32)
@@ -49,7 +49,7 @@ static unsigned order_base2(uint32_t n)
 }
 
 /* Removes entries of function fn (all indices); returns the new count. */
-static unsigned drop_leaf(struct kvm_cpuid_entry2 *e, unsigned nent, uint32_t lo, uint32_t hi)
+static unsigned drop_leaf(struct cpuid_entry *e, unsigned nent, uint32_t lo, uint32_t hi)
 {
 	unsigned w = 0;
 	for (unsigned i = 0; i < nent; i++)
@@ -58,9 +58,9 @@ static unsigned drop_leaf(struct kvm_cpuid_entry2 *e, unsigned nent, uint32_t lo
 	return w;
 }
 
-static int put(struct kvm_cpuid_entry2 *e, unsigned *nent, unsigned cap, const struct kvm_cpuid_entry2 *v)
+static int put(struct cpuid_entry *e, unsigned *nent, unsigned cap, const struct cpuid_entry *v)
 {
-	struct kvm_cpuid_entry2 *old = cpuid_find(e, *nent, v->function, v->index);
+	struct cpuid_entry *old = cpuid_find(e, *nent, v->function, v->index);
 	if (old && old->index == v->index) {
 		*old = *v;
 		return 0;
@@ -71,15 +71,15 @@ static int put(struct kvm_cpuid_entry2 *e, unsigned *nent, unsigned cap, const s
 	return 0;
 }
 
-static int topology_leaf(struct kvm_cpuid_entry2 *e, unsigned *nent, unsigned cap, uint32_t fn,
+static int topology_leaf(struct cpuid_entry *e, unsigned *nent, unsigned cap, uint32_t fn,
 			 const struct cpuid_params *p)
 {
 	/* Subleaf 0: SMT level, 1 thread per core; subleaf 1: core level, ncpus
 	 * cores; subleaf 2: invalid level (ECX[15:8] = 0) ends the enumeration. */
 	const uint32_t shift = order_base2(p->ncpus);
 	for (uint32_t sub = 0; sub < 3; sub++) {
-		struct kvm_cpuid_entry2 v = {.function = fn, .index = sub,
-					     .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .edx = p->apic_id};
+		struct cpuid_entry v = {.function = fn, .index = sub,
+					     .flags = CPUID_FLAG_INDEXED, .edx = p->apic_id};
 		if (sub == 0) {
 			v.eax = 0;
 			v.ebx = 1;
@@ -98,15 +98,15 @@ static int topology_leaf(struct kvm_cpuid_entry2 *e, unsigned *nent, unsigned ca
 	return 0;
 }
 
-int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const struct cpuid_params *p)
+int cpuid_build(struct cpuid_entry *e, unsigned nent, unsigned cap, const struct cpuid_params *p)
 {
 	int r;
-	struct kvm_cpuid_entry2 *l0 = cpuid_find(e, nent, 0, 0);
+	struct cpuid_entry *l0 = cpuid_find(e, nent, 0, 0);
 	if (l0 && l0->eax < 0xb)
 		l0->eax = 0xb; /* make the topology leaf reachable */
 	const bool has_1f = l0 && l0->eax >= 0x1f; /* l0 may move when leaves are dropped */
 
-	struct kvm_cpuid_entry2 *l1 = cpuid_find(e, nent, 1, 0);
+	struct cpuid_entry *l1 = cpuid_find(e, nent, 1, 0);
 	if (l1) {
 		uint32_t lp = p->ncpus > 255 ? 255 : p->ncpus;
 		l1->ebx = (l1->ebx & 0x0000ffffu) | (lp << 16) | ((p->apic_id & 0xff) << 24);
@@ -130,10 +130,10 @@ int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const s
 	/* Drop everything that goes before adding anything: the table never needs
 	 * more room than its final size, so -ENOSPC means cap is really too small. */
 	/* Leaf 6: the APIC timer always runs (ARAT), so Linux keeps it in idle. */
-	struct kvm_cpuid_entry2 *l6 = cpuid_find(e, nent, 6, 0);
+	struct cpuid_entry *l6 = cpuid_find(e, nent, 6, 0);
 	if (l6)
 		l6->eax |= CPUID6_EAX_ARAT;
-	struct kvm_cpuid_entry2 *kvmf = cpuid_find(e, nent, 0x40000001, 0);
+	struct cpuid_entry *kvmf = cpuid_find(e, nent, 0x40000001, 0);
 	const bool have_kvm = kvmf != NULL;
 	const uint32_t kvm_features = have_kvm ? kvmf->eax & KVM_FEATURES_KEPT : 0;
 
@@ -145,22 +145,22 @@ int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const s
 	if (has_1f && (r = topology_leaf(e, &nent, cap, 0x1f, p)))
 		return r;
 
-	struct kvm_cpuid_entry2 hv = {.function = 0x40000000, .eax = p->tsc_khz ? 0x40000010 : 0x40000000};
+	struct cpuid_entry hv = {.function = 0x40000000, .eax = p->tsc_khz ? 0x40000010 : 0x40000000};
 	memcpy(&hv.ebx, HYVE_CPUID_SIGNATURE, 4);
 	memcpy(&hv.ecx, HYVE_CPUID_SIGNATURE + 4, 4);
 	memcpy(&hv.edx, HYVE_CPUID_SIGNATURE + 8, 4);
 	if ((r = put(e, &nent, cap, &hv)))
 		return r;
 	if (p->tsc_khz) {
-		struct kvm_cpuid_entry2 t = {.function = 0x40000010, .eax = p->tsc_khz, .ebx = 1000000};
+		struct cpuid_entry t = {.function = 0x40000010, .eax = p->tsc_khz, .ebx = 1000000};
 		if ((r = put(e, &nent, cap, &t)))
 			return r;
 	}
 	if (have_kvm) {
 		/* Linux finds KVM by scanning 0x40000000 + n * 0x100 for its signature. */
-		struct kvm_cpuid_entry2 kb = {.function = KVM_LEAF_BASE, .eax = KVM_LEAF_BASE + 1};
+		struct cpuid_entry kb = {.function = KVM_LEAF_BASE, .eax = KVM_LEAF_BASE + 1};
 		memcpy(&kb.ebx, "KVMKVMKVM\0\0\0", 12);
-		struct kvm_cpuid_entry2 kf = {.function = KVM_LEAF_BASE + 1, .eax = kvm_features};
+		struct cpuid_entry kf = {.function = KVM_LEAF_BASE + 1, .eax = kvm_features};
 		if ((r = put(e, &nent, cap, &kb)) || (r = put(e, &nent, cap, &kf)))
 			return r;
 	}

@@ -2,9 +2,19 @@
 #ifndef VMM_CPUID_H
 #define VMM_CPUID_H
 
-#include <linux/kvm.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* One CPUID leaf (function) and subleaf (index) with its four outputs, as
+ * KVM_GET_SUPPORTED_CPUID and KVM_SET_CPUID2 carry it (vmm/kvm.c converts). */
+struct cpuid_entry {
+	uint32_t function, index;
+	uint32_t flags; /* CPUID_FLAG_INDEXED, or 0; other KVM flags are carried unchanged */
+	uint32_t eax, ebx, ecx, edx;
+};
+
+/* index is significant for this function (KVM_CPUID_FLAG_SIGNIFCANT_INDEX). */
+#define CPUID_FLAG_INDEXED 1u
 
 struct cpuid_params {
 	uint32_t apic_id; /* this vCPU's APIC ID (== vCPU id) */
@@ -32,12 +42,12 @@ struct cpuid_params {
  *    features that work without KVM's in-kernel LAPIC (kvmclock, steal time,
  *    PV TLB flush, NOP I/O delay); they are added only when KVM offered them.
  * Returns the new entry count, or -ENOSPC when cap is too small. */
-int cpuid_build(struct kvm_cpuid_entry2 *e, unsigned nent, unsigned cap, const struct cpuid_params *p);
+int cpuid_build(struct cpuid_entry *e, unsigned nent, unsigned cap, const struct cpuid_params *p);
 
 /* Guest MAXPHYADDR from leaf 0x80000008 (36 if absent). */
-unsigned cpuid_phys_bits(const struct kvm_cpuid_entry2 *e, unsigned nent);
+unsigned cpuid_phys_bits(const struct cpuid_entry *e, unsigned nent);
 
 /* Entry for (function, index), or NULL. */
-struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned nent, uint32_t fn, uint32_t idx);
+struct cpuid_entry *cpuid_find(struct cpuid_entry *e, unsigned nent, uint32_t fn, uint32_t idx);
 
 #endif

@@ -29,11 +29,8 @@ void vcpu_init_reset(struct vcpu *v, void *arg)
 	pthread_mutex_lock(&v->mtx);
 	v->nmi_pending = 0;
 	v->start_pending = false;
-	v->started = false;
 	pthread_mutex_lock(&vm->lock);
-	if (vm->boot[v->id].state == VCPU_HALTED && !v->if_flag)
-		vm->nhalted_noif--;
-	vcpu_set_state(vm, v->id, VCPU_WAIT_SIPI);
+	(void)vcpu_set_state(vm, v->id, VCPU_WAIT_SIPI); /* refused only once STOPPED: the VM ends */
 	pthread_mutex_unlock(&vm->lock);
 	pthread_mutex_unlock(&v->mtx);
 }
@@ -59,7 +56,7 @@ static void do_init(struct vcpu *sender, const struct apic_ipi *ipi, const cpuse
 		enum vcpu_state st = vm->boot[id].state;
 		vm->boot[id].got_init = 1;
 		pthread_mutex_unlock(&vm->lock);
-		if (t && t->attached && (st == VCPU_RUNNING || st == VCPU_HALTED)) {
+		if (t && t->attached && (st == VCPU_CLAIMED || st == VCPU_RUNNING || st == VCPU_HALTED)) {
 			cpuset_set(&rv, id);
 			trace_target(vm, ipi, id, true, "reset on its own thread (rendezvous)");
 		} else if (t) {
@@ -68,7 +65,7 @@ static void do_init(struct vcpu *sender, const struct apic_ipi *ipi, const cpuse
 		} else {
 			/* Never allocated: nothing to reset (smp-spec 1.4, D38446 bug 2). */
 			pthread_mutex_lock(&vm->lock);
-			vcpu_set_state(vm, id, VCPU_WAIT_SIPI);
+			(void)vcpu_set_state(vm, id, VCPU_WAIT_SIPI); /* POWERON, WAIT_SIPI or CLAIMED: allowed */
 			pthread_mutex_unlock(&vm->lock);
 			trace_target(vm, ipi, id, true, "not allocated; waits for STARTUP");
 		}
@@ -91,7 +88,7 @@ static void do_startup(struct vcpu *sender, const struct apic_ipi *ipi, const cp
 		pthread_mutex_lock(&vm->lock);
 		struct vcpu_boot *b = &vm->boot[id];
 		enum vcpu_state st = b->state;
-		bool ok = st == VCPU_WAIT_SIPI && vcpu_set_state(vm, id, VCPU_RUNNING) == 0;
+		bool ok = st == VCPU_WAIT_SIPI && vcpu_set_state(vm, id, VCPU_CLAIMED) == 0;
 		if (ok) {
 			b->got_startup = 1;
 			b->drop_state = VCPU_NSTATES;
@@ -105,7 +102,7 @@ static void do_startup(struct vcpu *sender, const struct apic_ipi *ipi, const cp
 			trace_target(vm, ipi, id, true, "claimed: leaves WAIT_SIPI");
 		} else {
 			__atomic_add_fetch(&vm->st_startup_dropped, 1, __ATOMIC_RELAXED);
-			snprintf(why, sizeof(why), "dropped: STARTUP while %s%s", vcpu_state_name(st),
+			snprintf(why, sizeof(why), "dropped: STARTUP while %s%s", vcpu_state_spec_name(st),
 				 st == VCPU_POWERON ? " (no INIT before)" : "");
 			trace_target(vm, ipi, id, false, why);
 		}
@@ -136,7 +133,7 @@ static void deliver_nmi(struct vm *vm, const struct apic_ipi *ipi, const cpuset_
 		bool ok = false;
 		if (t) {
 			pthread_mutex_lock(&t->mtx);
-			if (t->started) {
+			if (vcpu_started(vm, t->id)) {
 				vcpu_queue_nmi(t);
 				ok = true;
 			}

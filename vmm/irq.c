@@ -45,7 +45,7 @@ static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, 
 			continue;
 		if (ipi.mode == APIC_DM_NMI) {
 			pthread_mutex_lock(&t->mtx);
-			if (t->started)
+			if (vcpu_started(vm, t->id))
 				vcpu_queue_nmi(t);
 			pthread_mutex_unlock(&t->mtx);
 			vcpu_notify(t);

@@ -7,6 +7,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+
+#include "vmm/cpuid.h"
 #include "vmm/kvm.h"
 #include "vmm/vmm.h"
 #include "vmm/vlapic.h"
@@ -110,21 +113,49 @@ int kvm_set_memory(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void *
 	return xioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &m);
 }
 
-struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
+_Static_assert(CPUID_FLAG_INDEXED == KVM_CPUID_FLAG_SIGNIFCANT_INDEX, "cpuid.h's flag is KVM's");
+
+int kvm_supported_cpuid(int kvm_fd, struct cpuid_entry **out)
 {
+	*out = NULL;
 	for (unsigned n = 128; n <= 4096; n *= 2) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
 		if (!c)
-			return NULL;
+			return -ENOMEM;
 		c->nent = n;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
-			return c;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			struct cpuid_entry *e = calloc(c->nent ? c->nent : 1, sizeof(*e));
+			unsigned nent = c->nent;
+			for (unsigned i = 0; e && i < nent; i++) {
+				const struct kvm_cpuid_entry2 *k = &c->entries[i];
+				e[i] = (struct cpuid_entry){.function = k->function, .index = k->index, .flags = k->flags,
+							    .eax = k->eax, .ebx = k->ebx, .ecx = k->ecx, .edx = k->edx};
+			}
+			free(c);
+			*out = e;
+			return e ? (int)nent : -ENOMEM;
+		}
 		int e = errno;
 		free(c);
 		if (e != E2BIG)
-			return NULL;
+			return -e;
 	}
-	return NULL;
+	return -E2BIG;
+}
+
+int kvm_set_cpuid(int fd, const struct cpuid_entry *e, unsigned nent)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+	if (!c)
+		return -ENOMEM;
+	c->nent = nent;
+	for (unsigned i = 0; i < nent; i++)
+		c->entries[i] = (struct kvm_cpuid_entry2){.function = e[i].function, .index = e[i].index,
+							  .flags = e[i].flags, .eax = e[i].eax, .ebx = e[i].ebx,
+							  .ecx = e[i].ecx, .edx = e[i].edx};
+	int r = xioctl(fd, KVM_SET_CPUID2, c);
+	free(c);
+	return r;
 }
 
 int kvm_vcpu_create(int vm_fd, uint32_t id)
@@ -139,14 +170,89 @@ int kvm_run_size(int kvm_fd)
 	return n < 0 ? -errno : n;
 }
 
-int kvm_get_regs(int fd, struct kvm_regs *r) { return xioctl(fd, KVM_GET_REGS, r); }
-int kvm_set_regs(int fd, const struct kvm_regs *r) { return xioctl(fd, KVM_SET_REGS, r); }
-int kvm_get_sregs(int fd, struct kvm_sregs *s) { return xioctl(fd, KVM_GET_SREGS, s); }
-int kvm_set_sregs(int fd, const struct kvm_sregs *s) { return xioctl(fd, KVM_SET_SREGS, s); }
-int kvm_set_cpuid(int fd, const struct kvm_cpuid2 *c) { return xioctl(fd, KVM_SET_CPUID2, c); }
+/* --- hyve's register types <-> KVM's (x86_regs.h): copies, no ioctl of their own --- */
+int kvm_get_regs(int fd, struct x86_regs *r)
+{
+	struct kvm_regs k;
+	int e = xioctl(fd, KVM_GET_REGS, &k);
+	if (e < 0)
+		return e;
+	*r = (struct x86_regs){.rax = k.rax, .rcx = k.rcx, .rdx = k.rdx, .rbx = k.rbx, .rsp = k.rsp,
+			       .rbp = k.rbp, .rsi = k.rsi, .rdi = k.rdi, .r8 = k.r8, .r9 = k.r9,
+			       .r10 = k.r10, .r11 = k.r11, .r12 = k.r12, .r13 = k.r13, .r14 = k.r14,
+			       .r15 = k.r15, .rip = k.rip, .rflags = k.rflags};
+	return 0;
+}
 
-int kvm_get_fpu(int fd, struct kvm_fpu *fpu) { return xioctl(fd, KVM_GET_FPU, fpu); }
-int kvm_set_fpu(int fd, const struct kvm_fpu *fpu) { return xioctl(fd, KVM_SET_FPU, fpu); }
+int kvm_set_regs(int fd, const struct x86_regs *r)
+{
+	struct kvm_regs k = {.rax = r->rax, .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx, .rsi = r->rsi,
+			     .rdi = r->rdi, .rsp = r->rsp, .rbp = r->rbp, .r8 = r->r8, .r9 = r->r9,
+			     .r10 = r->r10, .r11 = r->r11, .r12 = r->r12, .r13 = r->r13, .r14 = r->r14,
+			     .r15 = r->r15, .rip = r->rip, .rflags = r->rflags};
+	return xioctl(fd, KVM_SET_REGS, &k);
+}
+
+static struct vm_segment from_kvm_seg(const struct kvm_segment *k)
+{
+	return (struct vm_segment){.base = k->base, .limit = k->limit, .selector = k->selector,
+				   .type = k->type, .s = k->s, .dpl = k->dpl, .present = k->present,
+				   .db = k->db, .l = k->l, .g = k->g, .unusable = k->unusable};
+}
+
+static struct kvm_segment to_kvm_seg(const struct vm_segment *g)
+{
+	return (struct kvm_segment){.base = g->base, .limit = g->limit, .selector = g->selector,
+				    .type = g->type, .present = g->present, .dpl = g->dpl, .db = g->db,
+				    .s = g->s, .l = g->l, .g = g->g, .unusable = g->unusable};
+}
+
+int kvm_get_sregs(int fd, struct x86_sregs *s)
+{
+	struct kvm_sregs k;
+	int e = xioctl(fd, KVM_GET_SREGS, &k);
+	if (e < 0)
+		return e;
+	*s = (struct x86_sregs){.cs = from_kvm_seg(&k.cs), .ds = from_kvm_seg(&k.ds), .es = from_kvm_seg(&k.es),
+				.fs = from_kvm_seg(&k.fs), .gs = from_kvm_seg(&k.gs), .ss = from_kvm_seg(&k.ss),
+				.tr = from_kvm_seg(&k.tr), .ldt = from_kvm_seg(&k.ldt),
+				.gdt = {k.gdt.base, k.gdt.limit}, .idt = {k.idt.base, k.idt.limit},
+				.cr0 = k.cr0, .cr2 = k.cr2, .cr3 = k.cr3, .cr4 = k.cr4, .cr8 = k.cr8,
+				.efer = k.efer, .apic_base = k.apic_base};
+	return 0;
+}
+
+/* KVM's interrupt bitmap stays empty: hyve queues no interrupt through it. */
+int kvm_set_sregs(int fd, const struct x86_sregs *s)
+{
+	struct kvm_sregs k = {.cs = to_kvm_seg(&s->cs), .ds = to_kvm_seg(&s->ds), .es = to_kvm_seg(&s->es),
+			      .fs = to_kvm_seg(&s->fs), .gs = to_kvm_seg(&s->gs), .ss = to_kvm_seg(&s->ss),
+			      .tr = to_kvm_seg(&s->tr), .ldt = to_kvm_seg(&s->ldt),
+			      .gdt = {.base = s->gdt.base, .limit = s->gdt.limit},
+			      .idt = {.base = s->idt.base, .limit = s->idt.limit},
+			      .cr0 = s->cr0, .cr2 = s->cr2, .cr3 = s->cr3, .cr4 = s->cr4, .cr8 = s->cr8,
+			      .efer = s->efer, .apic_base = s->apic_base};
+	return xioctl(fd, KVM_SET_SREGS, &k);
+}
+
+int kvm_get_mxcsr(int fd, uint32_t *mxcsr)
+{
+	struct kvm_fpu fpu;
+	int r = xioctl(fd, KVM_GET_FPU, &fpu);
+	if (r == 0)
+		*mxcsr = fpu.mxcsr;
+	return r;
+}
+
+int kvm_set_mxcsr(int fd, uint32_t mxcsr)
+{
+	struct kvm_fpu fpu;
+	int r = xioctl(fd, KVM_GET_FPU, &fpu);
+	if (r < 0)
+		return r;
+	fpu.mxcsr = mxcsr;
+	return xioctl(fd, KVM_SET_FPU, &fpu);
+}
 
 int kvm_set_fpu_reset(int fd)
 {
@@ -194,11 +300,27 @@ int kvm_vcpu_run(int fd)
 	return r < 0 ? -errno : 0;
 }
 
-uint64_t kvm_host_tsc(void)
+int kvm_vcpu_finish_io(int fd, struct kvm_run *run)
 {
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
+	/* Atomic stores: vcpu_notify() on another thread may store 1 at the same
+	 * time (a plain store would be a data race; ThreadSanitizer under the
+	 * chaos guest). Losing its 1 is harmless: the caller goes through
+	 * wait_runnable() again before the next entry. */
+	__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	int r = kvm_vcpu_run(fd);
+	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	return r == -EINTR ? 0 : r;
+}
+
+uint8_t *kvm_run_immediate_exit(struct kvm_run *run)
+{
+	return &run->immediate_exit;
+}
+
+void kvm_run_forget_window(struct kvm_run *run)
+{
+	run->request_interrupt_window = 0;
+	run->ready_for_interrupt_injection = 0;
 }
 
 /* One MSR through KVM_GET_MSRS or KVM_SET_MSRS (host-initiated). */
@@ -227,9 +349,9 @@ int kvm_set_msr(int fd, uint32_t index, uint64_t data)
 int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz)
 {
 	uint64_t tsc = 0;
-	uint64_t h0 = kvm_host_tsc();
+	uint64_t h0 = x86_rdtsc();
 	int r = msr_io(fd, KVM_GET_MSRS, 0x10 /* IA32_TIME_STAMP_COUNTER */, &tsc);
-	uint64_t h1 = kvm_host_tsc();
+	uint64_t h1 = x86_rdtsc();
 	if (r < 0)
 		return r;
 	*offset = (int64_t)(tsc - (h0 + (h1 - h0) / 2));

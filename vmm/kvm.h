@@ -1,10 +1,20 @@
-/* kvm.h: libvmm's thin, checked wrapper around the KVM ioctls (private). */
+/* kvm.h: libvmm's KVM backend (private): thin, checked wrappers around the
+ * KVM ioctls, in hyve's own types (x86_regs.h, cpuid.h); kvm.c converts to
+ * and from KVM's structs and is, with the run loop in vcpu.c (its exit table
+ * is keyed by KVM's exit reasons and reads struct kvm_run in place), the only
+ * file of libvmm that includes the KVM header. struct kvm_run stays opaque
+ * here: callers outside the loop hold only the pointer. */
 #ifndef VMM_KVM_H
 #define VMM_KVM_H
 
-#include <linux/kvm.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "vmm/x86_regs.h"
+
+struct cpuid_entry;
+struct kvm_run;
 
 /* Every function returns 0 (or a non-negative value) or -errno. */
 int kvm_open(void);                              /* fd of /dev/kvm, API version checked */
@@ -12,20 +22,23 @@ int kvm_max_vcpus(int kvm_fd);
 int kvm_vm_create(int kvm_fd);                   /* VM fd */
 int kvm_vm_setup(int vm_fd, char *err, size_t errlen); /* TSS/identity map, user-space MSRs, MSR filter */
 int kvm_set_memory(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void *host);
-struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd); /* malloc'd; NULL on failure */
+/* KVM's supported CPUID table: *out malloc'd (the caller frees it); returns
+ * the entry count or -errno. */
+int kvm_supported_cpuid(int kvm_fd, struct cpuid_entry **out);
 int kvm_vcpu_create(int vm_fd, uint32_t id);     /* vCPU fd */
 int kvm_run_size(int kvm_fd);
 
-int kvm_get_regs(int fd, struct kvm_regs *r);
-int kvm_set_regs(int fd, const struct kvm_regs *r);
-int kvm_get_sregs(int fd, struct kvm_sregs *s);
-int kvm_set_sregs(int fd, const struct kvm_sregs *s);
-int kvm_set_cpuid(int fd, const struct kvm_cpuid2 *c);
+/* Registers in hyve's types (x86_regs.h); kvm.c converts, one ioctl each. */
+int kvm_get_regs(int fd, struct x86_regs *r);
+int kvm_set_regs(int fd, const struct x86_regs *r);
+int kvm_get_sregs(int fd, struct x86_sregs *s);
+int kvm_set_sregs(int fd, const struct x86_sregs *s); /* KVM's interrupt bitmap: empty */
+int kvm_set_cpuid(int fd, const struct cpuid_entry *e, unsigned nent);
 /* One host-initiated MSR write (KVM_SET_MSRS): not subject to the MSR filter. */
 int kvm_set_msr(int fd, uint32_t index, uint64_t data);
-int kvm_set_fpu_reset(int fd);
-int kvm_get_fpu(int fd, struct kvm_fpu *fpu);
-int kvm_set_fpu(int fd, const struct kvm_fpu *fpu);                   /* FPU/SSE state of a processor after INIT */
+int kvm_set_fpu_reset(int fd);                   /* FPU/SSE state of a processor after INIT */
+int kvm_get_mxcsr(int fd, uint32_t *mxcsr);     /* KVM_GET_FPU */
+int kvm_set_mxcsr(int fd, uint32_t mxcsr);       /* KVM_GET_FPU + KVM_SET_FPU */
 int kvm_clear_events(int fd);                    /* drop pending exceptions/interrupts/NMIs */
 /* Ends NMI blocking as an IRET does (KVM_GET/SET_VCPU_EVENTS nmi.masked = 0):
  * a held NMI becomes deliverable. */
@@ -33,10 +46,17 @@ int kvm_nmi_unblock(int fd);
 int kvm_inject_irq(int fd, uint8_t vector);
 int kvm_inject_nmi(int fd);
 int kvm_vcpu_run(int fd);                        /* 0, or -errno (-EINTR on a kick) */
+/* KVM_RUN with immediate_exit set: KVM completes a pending I/O, MMIO or MSR
+ * exit without running guest code (api.rst, kvm_run.immediate_exit). */
+int kvm_vcpu_finish_io(int fd, struct kvm_run *run);
+/* &run->immediate_exit: set it (atomically) and the next or current KVM_RUN
+ * returns at once (vcpu_notify() keeps the pointer: no call on the kick). */
+uint8_t *kvm_run_immediate_exit(struct kvm_run *run);
+/* Forgets the interrupt-window request and readiness of the last exit. */
+void kvm_run_forget_window(struct kvm_run *run);
 /* The vCPU's TSC offset from the host's (guest TSC = rdtsc + offset) and its
  * frequency in kHz (KVM_GET_TSC_KHZ). */
 int kvm_tsc_setup(int fd, int64_t *offset, uint32_t *khz);
-uint64_t kvm_host_tsc(void);
 /* Guest linear address -> guest physical (KVM_TRANSLATE); -EFAULT if unmapped. */
 int kvm_translate(int fd, uint64_t linear, uint64_t *gpa);
 /* Injects exception `nr` (no error code) before the next entry. */

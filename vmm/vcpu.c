@@ -1,9 +1,15 @@
 /* vcpu.c: the vCPU run loop (bhyve's vm_run()): wait until the vCPU may run,
  * inject at most one event, KVM_RUN, then one named handler per KVM exit.
- * Reset and start are in vcpu_start.c, the vLAPIC's plumbing and APIC exits
- * in vcpu_lapic.c, the KVM-PVM completions in vcpu_pvm.c. */
+ * It is the KVM backend's loop: its exit table is keyed by KVM's exit
+ * reasons and it reads and writes struct kvm_run in place (no copy, no ioctl
+ * on the exit path), so with kvm.c it is the only file of libvmm that
+ * includes the KVM header; the handlers pass hyve's own types on. Reset and
+ * start are in vcpu_start.c, the vLAPIC's plumbing and APIC exits in
+ * vcpu_lapic.c, the KVM-PVM completions in vcpu_pvm.c. */
 #include <errno.h>
 #include <string.h>
+
+#include <linux/kvm.h>
 
 #include "vmm/kvm.h"
 #include "vmm/vm_priv.h"
@@ -34,19 +40,16 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 		}
 		pthread_mutex_lock(&vm->lock);
 		enum vcpu_state st = vm->boot[v->id].state;
-		if (st == VCPU_RUNNING && v->started) {
+		if (st == VCPU_RUNNING) {
 			pthread_mutex_unlock(&vm->lock);
 			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
 			return WAIT_RUN;
 		}
-		if (st == VCPU_RUNNING && v->start_pending) {
+		if (st == VCPU_CLAIMED && v->start_pending) {
 			uint64_t rip = v->start_rip;
 			v->start_pending = false;
-			v->started = true;
-			if (!vm->boot[v->id].ran)
-				vm->nstarted++;
-			vm->boot[v->id].ran = 1;
+			vcpu_require_state(vm, v->id, VCPU_RUNNING);
 			pthread_mutex_unlock(&vm->lock);
 			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
@@ -56,9 +59,7 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 		if (st == VCPU_HALTED &&
 		    (v->nmi_pending ||
 		     (v->if_flag && (vlapic_pending_intr(v->vlapic) >= 0 || vcpu_extint_pending(v))))) {
-			if (!v->if_flag)
-				vm->nhalted_noif--;
-			vcpu_set_state(vm, v->id, VCPU_RUNNING);
+			vcpu_require_state(vm, v->id, VCPU_RUNNING);
 			pthread_mutex_unlock(&vm->lock);
 			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
@@ -134,8 +135,8 @@ static int inject(struct vcpu *v)
  * the shadow this never matches an STI before the HLT. */
 static bool window_on_sti_hlt(struct vcpu *v)
 {
-	struct kvm_regs r;
-	struct kvm_sregs s;
+	struct x86_regs r;
+	struct x86_sregs s;
 	if (!v->if_flag || kvm_get_regs(v->fd, &r) < 0 || kvm_get_sregs(v->fd, &s) < 0)
 		return false;
 	if ((s.cr0 & CR0_PE) && s.ss.dpl != 0)
@@ -160,9 +161,7 @@ static void halt(struct vcpu *v)
 	bool dead;
 	pthread_mutex_lock(&v->mtx);
 	pthread_mutex_lock(&vm->lock);
-	vcpu_set_state(vm, v->id, VCPU_HALTED);
-	if (!v->if_flag)
-		vm->nhalted_noif++;
+	vcpu_require_state(vm, v->id, VCPU_HALTED); /* the owner runs: RUNNING */
 	dead = vm_all_halted(vm);
 	pthread_mutex_unlock(&vm->lock);
 	pthread_mutex_unlock(&v->mtx);
@@ -175,7 +174,7 @@ static int suspended_exit(struct vcpu *v, struct vm_exit *ex)
 	struct vm *vm = v->vm;
 	vm_rendezvous_detach(v);
 	pthread_mutex_lock(&vm->lock);
-	vcpu_set_state(vm, v->id, VCPU_STOPPED);
+	vcpu_require_state(vm, v->id, VCPU_STOPPED);
 	pthread_mutex_unlock(&vm->lock);
 	*ex = (struct vm_exit){.exitcode = VM_EXITCODE_SUSPENDED, .vcpu = v->id};
 	ex->u.suspended.how = vm_suspended(vm);
@@ -207,7 +206,7 @@ static enum exit_action on_mmio(struct vcpu *v, struct vm_exit *ex)
 {
 	struct kvm_run *run = v->run;
 	v->io_pending = true;
-	if (vcpu_apic_mmio(v) ||
+	if (vcpu_apic_mmio(v, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data) ||
 	    vm_ioapic_mmio(v->vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data) ||
 	    vm_ram_mmio(v->vm, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, run->mmio.data))
 		return EXIT_CONTINUE;
@@ -219,11 +218,28 @@ static enum exit_action on_mmio(struct vcpu *v, struct vm_exit *ex)
 	return EXIT_RETURN;
 }
 
+/* Completed in kvm_run: KVM returns msr.data to a RDMSR, or #GP on msr.error. */
 static enum exit_action on_msr(struct vcpu *v, struct vm_exit *ex)
 {
+	struct kvm_run *run = v->run;
 	(void)ex;
 	v->io_pending = true;
-	vcpu_apic_msr(v);
+	uint64_t data = run->msr.data, old_page = vlapic_mmio_base(v->vlapic);
+	bool wr = run->exit_reason == KVM_EXIT_X86_WRMSR;
+	int err = vcpu_apic_msr(v, wr, run->msr.index, &data);
+	run->msr.error = (uint8_t)err;
+	run->msr.data = data;
+	if (wr && !err && run->msr.index == MSR_IA32_APIC_BASE) {
+		/* The MMIO page moves, also onto RAM (SDM 10.4.5; memslots.c). */
+		(void)vm_apic_page_moved(v->vm, v, old_page, vlapic_mmio_base(v->vlapic));
+		/* KVM keeps CPUID.01H:EDX[9] in step with its own copy of
+		 * IA32_APIC_BASE (kvm_lapic_set_base(), also without an in-kernel
+		 * LAPIC): tell it, so that a global disable shows in CPUID (SDM
+		 * 10.4.3). Its copy is set at each start from the start state
+		 * (KVM_SET_SREGS), and INIT keeps the base. A failure leaves only
+		 * that bit stale: not the guest's fault. */
+		(void)kvm_set_msr(v->fd, MSR_IA32_APIC_BASE, vlapic_get_apicbase(v->vlapic));
+	}
 	return EXIT_CONTINUE;
 }
 
@@ -262,7 +278,11 @@ static enum exit_action on_shutdown(struct vcpu *v, struct vm_exit *ex)
 static enum exit_action on_internal_error(struct vcpu *v, struct vm_exit *ex)
 {
 	struct kvm_run *run = v->run;
-	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && vcpu_complete_insn(v))
+	bool bytes = run->emulation_failure.ndata >= 3 &&
+		     (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES);
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    vcpu_complete_insn(v, bytes ? run->emulation_failure.insn_bytes : NULL,
+			       bytes ? run->emulation_failure.insn_size : 0))
 		return EXIT_CONTINUE;
 	ex->exitcode = VM_EXITCODE_INTERNAL_ERROR;
 	ex->u.internal.kvm_exit_reason = run->exit_reason;
@@ -335,7 +355,7 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 			continue;
 		if ((r = inject(v)) < 0)
 			return r;
-		vcpu_window_poll(v);
+		vcpu_window_poll(v, run->request_interrupt_window);
 
 		__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
 		while (__atomic_load_n(&vm->slots_busy, __ATOMIC_SEQ_CST)) {

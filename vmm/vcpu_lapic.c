@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/kvm.h"
 #include "vmm/vm_priv.h"
+#include "vmm/x86_regs.h"
 
 #define MSR_IA32_TSC_DEADLINE 0x6e0
 
@@ -30,11 +30,11 @@ void vcpu_window_timer_fired(void *arg)
 	vcpu_notify(v);
 }
 
-void vcpu_window_poll(struct vcpu *v)
+void vcpu_window_poll(struct vcpu *v, bool window_requested)
 {
 	if (!v->vm->pvm)
 		return;
-	if (v->run->request_interrupt_window) {
+	if (window_requested) {
 		vm_timer_arm(v->vm, &v->window_timer, vm_now_ns() + PVM_WINDOW_POLL_NS);
 		v->window_armed = true;
 	} else if (v->window_armed) {
@@ -64,71 +64,57 @@ uint64_t vcpu_now_ns(void *ctx)
 uint64_t vcpu_guest_tsc(void *ctx)
 {
 	struct vcpu *v = ctx;
-	return kvm_host_tsc() + (uint64_t)v->tsc_offset;
+	return x86_rdtsc() + (uint64_t)v->tsc_offset;
 }
 
 /* An MSR exit (KVM_EXIT_X86_RDMSR/WRMSR: IA32_APIC_BASE, IA32_TSC_DEADLINE, the
- * x2APIC range; the MSR filter sends nothing else): completes it in kvm_run. */
-void vcpu_apic_msr(struct vcpu *v)
+ * x2APIC range; the MSR filter sends nothing else). */
+int vcpu_apic_msr(struct vcpu *v, bool wr, uint32_t idx, uint64_t *data)
 {
-	struct kvm_run *run = v->run;
-	bool wr = run->exit_reason == KVM_EXIT_X86_WRMSR;
-	uint32_t idx = run->msr.index;
 	int r;
 	if (idx == MSR_IA32_APIC_BASE) {
 		if (wr) {
-			uint64_t old_page = vlapic_mmio_base(v->vlapic);
-			r = vlapic_set_apicbase(v->vlapic, run->msr.data);
-			/* The MMIO page moves, also onto RAM (SDM 10.4.5; memslots.c). */
-			if (r == 0)
-				(void)vm_apic_page_moved(v->vm, v, old_page, vlapic_mmio_base(v->vlapic));
-			/* KVM keeps CPUID.01H:EDX[9] in step with its own copy of
-			 * IA32_APIC_BASE (kvm_lapic_set_base(), also without an
-			 * in-kernel LAPIC): tell it, so that a global disable shows in
-			 * CPUID (SDM 10.4.3). Its copy is set at each start from the
-			 * start state (KVM_SET_SREGS), and INIT keeps the base. A
-			 * failure leaves only that bit stale: not the guest's fault. */
-			if (r == 0)
-				(void)kvm_set_msr(v->fd, MSR_IA32_APIC_BASE, vlapic_get_apicbase(v->vlapic));
+			/* The run loop's on_msr() moves the MMIO page and tells KVM
+			 * (vcpu.c: both need the backend). */
+			r = vlapic_set_apicbase(v->vlapic, *data);
 		} else {
-			run->msr.data = vlapic_get_apicbase(v->vlapic);
+			*data = vlapic_get_apicbase(v->vlapic);
 			r = 0;
 		}
 	} else if (idx == MSR_IA32_TSC_DEADLINE) {
 		if (wr)
-			vlapic_tsc_deadline_write(v->vlapic, run->msr.data);
+			vlapic_tsc_deadline_write(v->vlapic, *data);
 		else
-			run->msr.data = vlapic_tsc_deadline_read(v->vlapic);
+			*data = vlapic_tsc_deadline_read(v->vlapic);
 		r = 0;
 	} else if (idx >= MSR_X2APIC_FIRST && idx <= MSR_X2APIC_LAST) {
-		uint64_t val = run->msr.data;
+		uint64_t val = *data;
 		r = wr ? vlapic_wrmsr(v->vlapic, idx, val) : vlapic_rdmsr(v->vlapic, idx, &val);
 		if (!wr && r == 0)
-			run->msr.data = val;
+			*data = val;
 	} else {
 		/* MSRs KVM does not know: #GP, as on a processor without them. */
 		r = -EINVAL;
 	}
-	run->msr.error = r ? 1 : 0;
+	return r ? 1 : 0;
 }
 
 /* Returns true when the access was the vCPU's own APIC page (handled here). */
-bool vcpu_apic_mmio(struct vcpu *v)
+bool vcpu_apic_mmio(struct vcpu *v, uint64_t gpa, unsigned len, bool is_write, uint8_t *data)
 {
-	struct kvm_run *run = v->run;
 	uint64_t base = vlapic_mmio_base(v->vlapic);
-	uint64_t gpa = run->mmio.phys_addr;
 	if (!base || gpa < base || gpa - base >= APIC_PAGE_SIZE)
 		return false;
 	uint32_t off = (uint32_t)(gpa - base);
 	uint64_t val = 0;
-	unsigned len = run->mmio.len <= 8 ? run->mmio.len : 8;
-	if (run->mmio.is_write) {
-		memcpy(&val, run->mmio.data, len);
+	if (len > 8)
+		len = 8;
+	if (is_write) {
+		memcpy(&val, data, len);
 		vlapic_mmio_write(v->vlapic, off, len, val);
 	} else {
 		vlapic_mmio_read(v->vlapic, off, len, &val);
-		memcpy(run->mmio.data, &val, len);
+		memcpy(data, &val, len);
 	}
 	return true;
 }

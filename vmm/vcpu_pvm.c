@@ -30,57 +30,57 @@ static bool host_cmpxchg16b(void *p, uint64_t *lo, uint64_t *hi, uint64_t new_lo
 	return eq;
 }
 
-/* The memory half of CMPXCHG16B for KVM-PVM (pvm.h): #GP(0) when the operand
- * is not 16-byte aligned, else the compare-exchange on guest memory. */
-static bool complete_cmpxchg16b(struct vcpu *v, struct kvm_regs *regs, const struct pvm_mem_op *op)
+/* Counts a completed instruction (vm_stats.insn_completed); true. */
+static bool counted(struct vcpu *v)
 {
-	if (op->la & 15) {
-		if (kvm_inject_exception_ec(v->fd, 13, 0) < 0)
-			return false;
-	} else {
-		uint8_t *p = vcpu_guest_la(v, op->la, 16); /* aligned: inside one page */
-		if (!p)
-			return false; /* not mapped: the emulation failure is reported */
-		uint64_t lo = regs->rax, hi = regs->rdx;
-		bool eq = host_cmpxchg16b(p, &lo, &hi, regs->rbx, regs->rcx);
-		pvm_cmpxchg16b_finish(regs, op, eq, lo, hi);
-		if (kvm_set_regs(v->fd, regs) < 0)
-			return false;
-	}
 	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
 	return true;
 }
 
-/* LDMXCSR / STMXCSR for KVM-PVM (pvm.h): MXCSR lives in KVM's FPU state. */
-static bool complete_mxcsr(struct vcpu *v, struct kvm_regs *regs, const struct pvm_mem_op *op, int kind)
+/* The memory half of CMPXCHG16B for KVM-PVM (pvm.h): #GP(0) when the operand
+ * is not 16-byte aligned, else the compare-exchange on guest memory. Both
+ * count as completed. */
+static bool complete_cmpxchg16b(struct vcpu *v, struct x86_regs *regs, const struct pvm_insn *in)
 {
-	struct kvm_fpu fpu;
-	uint8_t *p = vcpu_guest_la(v, op->la, 4);
+	if (in->la & 15)
+		return kvm_inject_exception_ec(v->fd, 13, 0) == 0 && counted(v);
+	uint8_t *p = vcpu_guest_la(v, in->la, 16); /* aligned: inside one page */
+	if (!p)
+		return false; /* not mapped: the emulation failure is reported */
+	uint64_t lo = regs->rax, hi = regs->rdx;
+	bool eq = host_cmpxchg16b(p, &lo, &hi, regs->rbx, regs->rcx);
+	pvm_cmpxchg16b_finish(regs, in, eq, lo, hi);
+	return kvm_set_regs(v->fd, regs) == 0 && counted(v);
+}
+
+/* LDMXCSR / STMXCSR for KVM-PVM (pvm.h): MXCSR lives in KVM's FPU state.
+ * XXX an LDMXCSR that raises #GP(0) is handled but not counted as completed
+ * (a misaligned CMPXCHG16B's #GP is): kept so that the stats do not change. */
+static bool complete_mxcsr(struct vcpu *v, struct x86_regs *regs, const struct pvm_insn *in)
+{
+	uint8_t *p = vcpu_guest_la(v, in->la, 4);
 	uint32_t val;
-	if (!p || kvm_get_fpu(v->fd, &fpu) < 0)
+	if (!p)
 		return false; /* unmapped or straddling a page: the failure is reported */
-	if (kind == PVM_LDMXCSR) {
+	if (in->kind == PVM_LDMXCSR) {
 		memcpy(&val, p, 4);
 		if (val & PVM_MXCSR_RESERVED) /* SDM Vol. 2A LDMXCSR: #GP(0) */
 			return kvm_inject_exception_ec(v->fd, 13, 0) == 0;
-		fpu.mxcsr = val;
-		if (kvm_set_fpu(v->fd, &fpu) < 0)
+		if (kvm_set_mxcsr(v->fd, val) < 0)
 			return false;
 	} else {
-		val = fpu.mxcsr;
+		if (kvm_get_mxcsr(v->fd, &val) < 0)
+			return false;
 		memcpy(p, &val, 4);
 	}
-	regs->rip += op->len;
-	if (kvm_set_regs(v->fd, regs) < 0)
-		return false;
-	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
-	return true;
+	regs->rip += in->len;
+	return kvm_set_regs(v->fd, regs) == 0 && counted(v);
 }
 
 /* The 8-byte descriptor selector sel names in the GDT or LDT (SDM Vol. 3A
  * 3.4.2, 3.5.1): false for a null selector, one beyond the table's limit, or
  * a table hyve cannot read. */
-static bool read_descriptor(struct vcpu *v, const struct kvm_sregs *s, uint16_t sel, uint64_t *desc)
+static bool read_descriptor(struct vcpu *v, const struct x86_sregs *s, uint16_t sel, uint64_t *desc)
 {
 	bool ldt = sel & 4;
 	uint64_t base = ldt ? s->ldt.base : s->gdt.base;
@@ -108,10 +108,12 @@ static bool read_descriptor(struct vcpu *v, const struct kvm_sregs *s, uint16_t 
 
 /* IRET for KVM-PVM (pvm.h): pops EIP, CS, EFLAGS from SS:ESP, and ends NMI
  * blocking as the processor does at every IRET (SDM Vol. 3A 6.7.1), so that
- * an NMI KVM holds is taken next. */
-static bool complete_iret32(struct vcpu *v, struct kvm_regs *regs, const struct kvm_sregs *s)
+ * an NMI KVM holds is taken next. Only 32-bit CS and SS at CPL 0. */
+static bool complete_iret32(struct vcpu *v, struct x86_regs *regs, const struct x86_sregs *s)
 {
 	uint32_t frame[3];
+	if (!s->cs.db || !s->ss.db)
+		return false; /* a 16-bit IRET: the emulation failure is reported */
 	uint64_t la = s->ss.base + (uint32_t)regs->rsp;
 	const uint8_t *p = vcpu_guest_la(v, la, sizeof(frame));
 	if (!p)
@@ -120,27 +122,57 @@ static bool complete_iret32(struct vcpu *v, struct kvm_regs *regs, const struct 
 	if (!pvm_iret32_finish(regs, s->cs.selector, frame) || kvm_set_regs(v->fd, regs) < 0 ||
 	    kvm_nmi_unblock(v->fd) < 0)
 		return false;
-	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
-	return true;
+	return counted(v);
+}
+
+/* Completes one decoded instruction (one case per kind of pvm.h) and counts
+ * it; true when done. */
+static bool complete(struct vcpu *v, struct x86_regs *regs, const struct x86_sregs *s, const struct pvm_insn *in)
+{
+	uint64_t desc = 0;
+	bool found;
+	switch (in->kind) {
+	case PVM_REGS:
+		pvm_finish_regs(regs, in);
+		return kvm_set_regs(v->fd, regs) == 0 && counted(v);
+	case PVM_INT3:
+		pvm_finish_regs(regs, in);
+		return kvm_set_regs(v->fd, regs) == 0 && kvm_inject_exception(v->fd, 3) == 0 && counted(v);
+	case PVM_CMPXCHG16B:
+		return complete_cmpxchg16b(v, regs, in);
+	case PVM_LDMXCSR:
+	case PVM_STMXCSR:
+		return complete_mxcsr(v, regs, in);
+	case PVM_IRET:
+		return complete_iret32(v, regs, s);
+	case PVM_LSL:
+		found = read_descriptor(v, s, in->sel, &desc);
+		pvm_lsl_finish(regs, in, found, desc, s->cs.selector & 3, s->cs.l);
+		return kvm_set_regs(v->fd, regs) == 0 && counted(v);
+	case PVM_UNSUPPORTED:
+	default:
+		return false;
+	}
 }
 
 /* KVM-PVM emulates guest CPL0 code and stops with an emulation failure on
  * a few instructions; hyve completes those it can, exactly as the processor
- * would (vmm/pvm.h). On VMX/SVM hosts this path never runs. Returns true when
- * the instruction was completed. */
-bool vcpu_complete_insn(struct vcpu *v)
+ * would (vmm/pvm.h). On VMX/SVM hosts this path never runs. bytes: the
+ * instruction bytes KVM reported with the failure (n of them), or NULL:
+ * fetched here at CS.base + RIP. Returns true when the instruction was
+ * completed. */
+bool vcpu_complete_insn(struct vcpu *v, const uint8_t *bytes, size_t n)
 {
-	struct kvm_run *run = v->run;
-	struct kvm_regs regs;
-	struct kvm_sregs s;
+	struct x86_regs regs;
+	struct x86_sregs s;
+	struct pvm_insn in;
 	uint8_t insn[16];
 	size_t len = 0;
 	if (kvm_get_regs(v->fd, &regs) < 0 || kvm_get_sregs(v->fd, &s) < 0)
 		return false;
-	if (run->emulation_failure.ndata >= 3 &&
-	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
-		len = run->emulation_failure.insn_size <= 15 ? run->emulation_failure.insn_size : 15;
-		memcpy(insn, run->emulation_failure.insn_bytes, len);
+	if (bytes) {
+		len = n <= 15 ? n : 15;
+		memcpy(insn, bytes, len);
 	} else {
 		uint64_t la = s.cs.base + regs.rip, room = 0x1000 - (la & 0xfff); /* stay inside the page */
 		len = room < 15 ? (size_t)room : 15;
@@ -149,26 +181,6 @@ bool vcpu_complete_insn(struct vcpu *v)
 			return false;
 		memcpy(insn, p, len);
 	}
-	enum pvm_result r = pvm_complete(insn, len, s.cs.l, &regs);
-	struct pvm_mem_op op;
-	if (r == PVM_UNSUPPORTED && pvm_decode_cmpxchg16b(insn, len, s.cs.l, &regs, s.fs.base, s.gs.base, &op))
-		return complete_cmpxchg16b(v, &regs, &op);
-	int mx = r == PVM_UNSUPPORTED ? pvm_decode_mxcsr(insn, len, s.cs.l, &regs, s.fs.base, s.gs.base, &op) : 0;
-	if (mx)
-		return complete_mxcsr(v, &regs, &op, mx);
-	if (r == PVM_UNSUPPORTED && pvm_decode_iret32(insn, len, s.cs.l, s.cs.db, s.ss.db))
-		return complete_iret32(v, &regs, &s);
-	struct pvm_lsl_op lsl;
-	if (r == PVM_UNSUPPORTED && pvm_decode_lsl(insn, len, s.cs.l, &regs, &lsl)) {
-		uint64_t desc = 0;
-		bool found = read_descriptor(v, &s, lsl.sel, &desc);
-		pvm_lsl_finish(&regs, &lsl, found, desc, s.cs.selector & 3, s.cs.l);
-		r = PVM_DONE;
-	}
-	if (r == PVM_UNSUPPORTED || kvm_set_regs(v->fd, &regs) < 0)
-		return false;
-	if (r == PVM_INJECT_BP && kvm_inject_exception(v->fd, 3) < 0)
-		return false;
-	__atomic_add_fetch(&v->vm->st_insn_completed, 1, __ATOMIC_RELAXED);
-	return true;
+	pvm_decode(insn, len, s.cs.l, s.fs.base, s.gs.base, &regs, &in);
+	return complete(v, &regs, &s, &in);
 }

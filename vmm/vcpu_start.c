@@ -22,7 +22,7 @@
  * 0xfee00000, BSP flag on vCPU 0; hyve's own is in the vLAPIC). Its first
  * start skips those three ioctls: on KVM-PVM each vCPU ioctl costs about
  * what an exit does (vcpu_load). */
-static int reset_common(struct vcpu *v, struct kvm_sregs *s)
+static int reset_common(struct vcpu *v, struct x86_sregs *s)
 {
 	int r;
 	if (v->entered) {
@@ -32,14 +32,13 @@ static int reset_common(struct vcpu *v, struct kvm_sregs *s)
 		memset(s, 0, sizeof(*s));
 		s->apic_base = GMEM_LAPIC_BASE | APIC_BASE_EN | (v->id == 0 ? APIC_BASE_BSP : 0);
 	}
-	s->tr = (struct kvm_segment){.limit = 0xffff, .type = 11, .present = 1};
-	s->ldt = (struct kvm_segment){.limit = 0xffff, .type = 2, .present = 1};
+	s->tr = (struct vm_segment){.limit = 0xffff, .type = 11, .present = 1};
+	s->ldt = (struct vm_segment){.limit = 0xffff, .type = 2, .present = 1};
 	s->gdt.base = s->idt.base = 0;
 	s->gdt.limit = s->idt.limit = 0xffff;
 	s->cr2 = s->cr3 = s->cr4 = 0;
 	s->efer = 0;
-	s->cr8 = 0;
-	memset(s->interrupt_bitmap, 0, sizeof(s->interrupt_bitmap));
+	s->cr8 = 0; /* kvm_set_sregs() also empties KVM's interrupt bitmap */
 	if (!v->entered)
 		return 0;
 	if ((r = kvm_set_fpu_reset(v->fd)) < 0)
@@ -53,36 +52,24 @@ static int bsp_started(struct vcpu *v)
 	struct vm *vm = v->vm;
 	pthread_mutex_lock(&v->mtx);
 	pthread_mutex_lock(&vm->lock);
-	int r = vcpu_set_state(vm, v->id, VCPU_RUNNING);
-	if (r == 0) {
-		v->started = true;
-		if (!vm->boot[v->id].ran)
-			vm->nstarted++;
-		vm->boot[v->id].ran = 1;
+	int r = vcpu_set_state(vm, v->id, VCPU_RUNNING); /* refused if set up twice */
+	if (r == 0)
 		cpuset_set(&vm->active, v->id);
-	}
 	pthread_mutex_unlock(&vm->lock);
 	pthread_mutex_unlock(&v->mtx);
 	return r;
 }
 
-static struct kvm_segment to_kvm_seg(const struct vm_segment *g)
-{
-	return (struct kvm_segment){.base = g->base, .limit = g->limit, .selector = g->selector,
-				    .type = g->type, .present = g->present, .dpl = g->dpl, .db = g->db,
-				    .s = g->s, .l = g->l, .g = g->g};
-}
-
 int vm_vcpu_setup_boot(struct vcpu *v, const struct vm_boot_cpu *st)
 {
-	struct kvm_sregs s;
+	struct x86_sregs s;
 	int r = reset_common(v, &s);
 	if (r < 0)
 		return r;
-	s.cs = to_kvm_seg(&st->cs);
-	s.ds = s.es = s.fs = s.gs = s.ss = to_kvm_seg(&st->ds);
+	s.cs = st->cs;
+	s.ds = s.es = s.fs = s.gs = s.ss = st->ds;
 	if (st->tr.present)
-		s.tr = to_kvm_seg(&st->tr);
+		s.tr = st->tr;
 	s.gdt.base = st->gdt_base;
 	s.gdt.limit = st->gdt_limit;
 	s.idt.base = 0;
@@ -93,7 +80,7 @@ int vm_vcpu_setup_boot(struct vcpu *v, const struct vm_boot_cpu *st)
 	s.efer = st->efer;
 	if ((r = kvm_set_sregs(v->fd, &s)) < 0)
 		return r;
-	struct kvm_regs regs = {.rip = st->rip, .rax = st->rax, .rbx = st->rbx, .rsi = st->rsi,
+	struct x86_regs regs = {.rip = st->rip, .rax = st->rax, .rbx = st->rbx, .rsi = st->rsi,
 				.rflags = st->rflags ? st->rflags : RFLAGS_RESERVED};
 	if ((r = kvm_set_regs(v->fd, &regs)) < 0)
 		return r;
@@ -104,38 +91,31 @@ int vm_vcpu_setup_boot(struct vcpu *v, const struct vm_boot_cpu *st)
  * CS.base = vector << 12, IP = 0. Own thread. */
 int vcpu_apply_start(struct vcpu *v, uint64_t rip)
 {
-	struct kvm_sregs s;
+	struct x86_sregs s;
 	int r;
 	if (v->io_pending) {
 		/* Let KVM finish the last I/O/MMIO/MSR exit without running guest code
-		 * before the registers are replaced (api.rst, kvm_run.immediate_exit).
-		 * Atomic stores: vcpu_notify() on another thread may store 1 at the
-		 * same time (a plain store would be a data race; ThreadSanitizer
-		 * under the chaos guest). Losing its 1 is harmless: the caller goes
-		 * through wait_runnable() again before the next entry. */
-		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		 * before the registers are replaced (api.rst, kvm_run.immediate_exit). */
 		v->entered = true;
-		r = kvm_vcpu_run(v->fd);
-		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		r = kvm_vcpu_finish_io(v->fd, v->run);
 		v->io_pending = false;
-		if (r < 0 && r != -EINTR)
+		if (r < 0)
 			return r;
 	}
 	if ((r = reset_common(v, &s)) < 0)
 		return r;
-	s.cs = (struct kvm_segment){.base = rip, .limit = 0xffff,
-				    .selector = (uint16_t)(rip >> 4), .type = 0xb, .present = 1, .s = 1};
-	struct kvm_segment data = {.limit = 0xffff, .type = 3, .present = 1, .s = 1};
+	s.cs = (struct vm_segment){.base = rip, .limit = 0xffff,
+				   .selector = (uint16_t)(rip >> 4), .type = 0xb, .present = 1, .s = 1};
+	struct vm_segment data = {.limit = 0xffff, .type = 3, .present = 1, .s = 1};
 	s.ds = s.es = s.fs = s.gs = s.ss = data;
 	s.cr0 = CR0_CD | CR0_NW | CR0_ET;
 	if ((r = kvm_set_sregs(v->fd, &s)) < 0)
 		return r;
-	struct kvm_cpuid_entry2 *l1 = cpuid_find(v->vm->cpuid->entries, v->vm->cpuid->nent, 1, 0);
-	struct kvm_regs regs = {.rip = 0, .rflags = RFLAGS_RESERVED, .rdx = l1 ? l1->eax : 0x600};
+	struct cpuid_entry *l1 = cpuid_find(v->vm->cpuid, v->vm->cpuid_nent, 1, 0);
+	struct x86_regs regs = {.rip = 0, .rflags = RFLAGS_RESERVED, .rdx = l1 ? l1->eax : 0x600};
 	if ((r = kvm_set_regs(v->fd, &regs)) < 0)
 		return r;
-	v->run->request_interrupt_window = 0;
-	v->run->ready_for_interrupt_injection = 0;
+	kvm_run_forget_window(v->run);
 	v->if_flag = false;
 	return 0;
 }
@@ -148,8 +128,8 @@ int vm_vcpu_start_ap(struct vm *vm, uint32_t vcpuid, uint64_t rip)
 	int r = 0;
 	pthread_mutex_lock(&v->mtx);
 	pthread_mutex_lock(&vm->lock);
-	if (vm->boot[vcpuid].state != VCPU_RUNNING || v->started || v->start_pending) {
-		r = -EBUSY; /* an INIT came in between, or it was started already */
+	if (vm->boot[vcpuid].state != VCPU_CLAIMED || v->start_pending) {
+		r = -EBUSY; /* not claimed (an INIT came in between), or started already */
 	} else {
 		v->start_pending = true;
 		v->start_rip = rip;
@@ -164,8 +144,8 @@ int vm_vcpu_start_ap(struct vm *vm, uint32_t vcpuid, uint64_t rip)
 
 int vm_vcpu_dump(struct vcpu *v, char *buf, size_t len)
 {
-	struct kvm_regs r;
-	struct kvm_sregs s;
+	struct x86_regs r;
+	struct x86_sregs s;
 	int e;
 	if ((e = kvm_get_regs(v->fd, &r)) < 0 || (e = kvm_get_sregs(v->fd, &s)) < 0)
 		return e;

@@ -1,4 +1,5 @@
-/* vm.c: the VM object: creation, guest RAM, lazy vCPU allocation, boot states, suspend. */
+/* vm.c: the VM object without KVM: construction (vm_create_detached; vm_kvm.c adds KVM), guest RAM,
+ * lazy vCPU allocation, boot states, wake-ups, suspend, reports. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -9,15 +10,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "vmm/cpuid.h"
-#include "vmm/kvm.h"
 #include "vmm/vm_priv.h"
 
-#define XAPIC_MAX_CPUS 255 /* 8-bit IDs; 0xff is the broadcast ID (smp-spec 1.1) */
-
 static const char *const state_names[VCPU_NSTATES] = {
-	[VCPU_POWERON] = "POWERON", [VCPU_WAIT_SIPI] = "WAIT_SIPI", [VCPU_RUNNING] = "RUNNING",
-	[VCPU_HALTED] = "HALTED",   [VCPU_STOPPED] = "STOPPED",
+	[VCPU_POWERON] = "POWERON", [VCPU_WAIT_SIPI] = "WAIT_SIPI", [VCPU_CLAIMED] = "CLAIMED",
+	[VCPU_RUNNING] = "RUNNING", [VCPU_HALTED] = "HALTED",       [VCPU_STOPPED] = "STOPPED",
 };
 
 const char *vcpu_state_name(enum vcpu_state s)
@@ -25,14 +22,25 @@ const char *vcpu_state_name(enum vcpu_state s)
 	return (unsigned)s < VCPU_NSTATES ? state_names[s] : "?";
 }
 
+const char *vcpu_state_spec_name(enum vcpu_state s)
+{
+	return vcpu_state_name(s == VCPU_CLAIMED ? VCPU_RUNNING : s);
+}
+
 /* allowed[from] is a bit mask of the states `from` may move to (vm_priv.h). */
 static const uint8_t allowed[VCPU_NSTATES] = {
 	[VCPU_POWERON] = 1u << VCPU_WAIT_SIPI | 1u << VCPU_RUNNING | 1u << VCPU_STOPPED,
-	[VCPU_WAIT_SIPI] = 1u << VCPU_WAIT_SIPI | 1u << VCPU_RUNNING | 1u << VCPU_STOPPED,
+	[VCPU_WAIT_SIPI] = 1u << VCPU_WAIT_SIPI | 1u << VCPU_CLAIMED | 1u << VCPU_STOPPED,
+	[VCPU_CLAIMED] = 1u << VCPU_RUNNING | 1u << VCPU_WAIT_SIPI | 1u << VCPU_STOPPED,
 	[VCPU_RUNNING] = 1u << VCPU_HALTED | 1u << VCPU_WAIT_SIPI | 1u << VCPU_STOPPED,
 	[VCPU_HALTED] = 1u << VCPU_RUNNING | 1u << VCPU_WAIT_SIPI | 1u << VCPU_STOPPED,
 	[VCPU_STOPPED] = 1u << VCPU_STOPPED,
 };
+
+static bool counts_running(enum vcpu_state s)
+{
+	return s == VCPU_CLAIMED || s == VCPU_RUNNING;
+}
 
 void vm_trace(struct vm *vm, const struct vm_trace_event *ev)
 {
@@ -48,10 +56,25 @@ int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to)
 	enum vcpu_state from = b->state;
 	if (!(allowed[from] & (1u << to)))
 		return -EINVAL;
-	if (from == VCPU_RUNNING)
+	if (counts_running(from))
 		vm->nrunning--;
-	if (to == VCPU_RUNNING)
+	if (counts_running(to))
 		vm->nrunning++;
+	if (from == VCPU_HALTED && b->halt_noif) {
+		vm->nhalted_noif--;
+		b->halt_noif = 0;
+	}
+	if (to == VCPU_HALTED && from != VCPU_HALTED) {
+		/* Only an NMI wakes it (wait_runnable): RFLAGS.IF at its last exit,
+		 * read on the owner's thread, the one that halts it. */
+		const struct vcpu *v = vm->vcpus ? vm->vcpus[id] : NULL;
+		b->halt_noif = v && !v->if_flag;
+		vm->nhalted_noif += b->halt_noif;
+	}
+	if (to == VCPU_RUNNING && (from == VCPU_POWERON || from == VCPU_CLAIMED) && !b->ran) {
+		b->ran = 1;
+		vm->nstarted++;
+	}
 	b->state = (uint8_t)to;
 	if (vm->trace && from != to) {
 		char what[32];
@@ -60,6 +83,25 @@ int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to)
 		vm->trace(vm->trace_ctx, &ev);
 	}
 	return 0;
+}
+
+void vcpu_require_state(struct vm *vm, uint32_t id, enum vcpu_state to)
+{
+	enum vcpu_state from = id < vm->ncpus ? (enum vcpu_state)vm->boot[id].state : VCPU_NSTATES;
+	if (vcpu_set_state(vm, id, to) == 0)
+		return;
+	fprintf(stderr, "libvmm: vCPU %u: state %s -> %s must not fail, but the state machine refused it\n",
+		id, vcpu_state_name(from), vcpu_state_name(to));
+	abort();
+}
+
+bool vcpu_started(struct vm *vm, uint32_t id)
+{
+	pthread_mutex_lock(&vm->lock);
+	const struct vcpu_boot *b = &vm->boot[id];
+	bool started = b->state == VCPU_RUNNING || b->state == VCPU_HALTED || (b->state == VCPU_STOPPED && b->ran);
+	pthread_mutex_unlock(&vm->lock);
+	return started;
 }
 
 /* A VM in which every started vCPU sits in HLT with IF=0 and no NMI can come
@@ -72,18 +114,6 @@ bool vm_all_halted(struct vm *vm)
 	for (uint32_t i = 0; i < vm->ncpus; i++)
 		halted += vm->boot[i].state == VCPU_HALTED;
 	return halted == vm->nhalted_noif;
-}
-
-int vm_max_cpus(bool x2apic)
-{
-	if (!x2apic)
-		return XAPIC_MAX_CPUS;
-	int fd = kvm_open();
-	if (fd < 0)
-		return fd;
-	int n = kvm_max_vcpus(fd);
-	close(fd);
-	return n < VM_MAXCPU ? n : VM_MAXCPU;
 }
 
 static void kick_handler(int sig)
@@ -101,7 +131,7 @@ static int install_kick_handler(void)
 	return sigaction(SIGUSR1, &sa, NULL) ? -errno : 0;
 }
 
-int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+int vm_init_common(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
 {
 	int r;
 	*out = NULL;
@@ -126,6 +156,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->ncpus = cfg->ncpus;
 	vm->x2apic = cfg->x2apic;
+	vm->phys_bits = 36; /* until the backend reads CPUID leaf 0x80000008 */
 	vm->trace = cfg->trace;
 	vm->trace_ctx = cfg->trace_ctx;
 	vm->pid = getpid();
@@ -152,68 +183,59 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		snprintf(err, errlen, "sigaction: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = kvm_open()) < 0) {
-		snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(-r));
-		goto fail;
-	}
-	vm->kvm_fd = r;
-	int maxcpus = kvm_max_vcpus(vm->kvm_fd);
-	if ((int)vm->ncpus > maxcpus) {
-		snprintf(err, errlen, "%u vCPUs requested, KVM allows %d", vm->ncpus, maxcpus);
-		r = -EINVAL;
-		goto fail;
-	}
-	if ((r = kvm_run_size(vm->kvm_fd)) < 0) {
-		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(-r));
-		goto fail;
-	}
-	vm->run_size = r;
-	if (!(vm->cpuid = kvm_supported_cpuid(vm->kvm_fd))) {
-		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed");
-		r = -EIO;
-		goto fail;
-	}
-	vm->phys_bits = cpuid_phys_bits(vm->cpuid->entries, vm->cpuid->nent);
-	vm->pvm = vm_host_is_pvm();
-	if ((r = vm_irq_init(vm)) < 0) {
-		snprintf(err, errlen, "cannot create the I/O APIC");
-		goto fail;
-	}
-	vm->irq_ready = true;
-	if (!(vm->timers = vm_timers_create())) {
-		snprintf(err, errlen, "cannot start the timer thread");
-		r = -ENOMEM;
-		goto fail;
-	}
-	if ((r = kvm_vm_create(vm->kvm_fd)) < 0) {
-		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(-r));
-		goto fail;
-	}
-	vm->vm_fd = r;
-	if ((r = kvm_vm_setup(vm->vm_fd, err, errlen)) < 0)
-		goto fail;
-	vm->ram_map_size = cfg->mem_size;
-	vm->ram = mmap(NULL, vm->ram_map_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		r = -errno;
-		snprintf(err, errlen, "cannot map %llu bytes of guest RAM: %s",
-			 (unsigned long long)cfg->mem_size, strerror(-r));
-		goto fail;
-	}
-	madvise(vm->ram, vm->ram_map_size, MADV_MERGEABLE);
-	gmem_layout(&vm->mem, vm->ram, cfg->mem_size);
-	if ((r = vm_slots_init(vm)) < 0) {
-		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
-		goto fail;
-	}
-	snprintf(err, errlen, "%s", "");
 	*out = vm;
 	return 0;
 fail:
 	vm_destroy(vm);
 	return r;
+}
+
+int vm_init_platform(struct vm *vm, char *err, size_t errlen)
+{
+	int r;
+	if ((r = vm_irq_init(vm)) < 0) {
+		snprintf(err, errlen, "cannot create the I/O APIC");
+		return r;
+	}
+	vm->irq_ready = true;
+	if (!(vm->timers = vm_timers_create())) {
+		snprintf(err, errlen, "cannot start the timer thread");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int vm_init_ram(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
+{
+	vm->ram_map_size = mem_size;
+	vm->ram = mmap(NULL, vm->ram_map_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		int r = -errno;
+		snprintf(err, errlen, "cannot map %llu bytes of guest RAM: %s", (unsigned long long)mem_size,
+			 strerror(-r));
+		return r;
+	}
+	madvise(vm->ram, vm->ram_map_size, MADV_MERGEABLE);
+	gmem_layout(&vm->mem, vm->ram, mem_size);
+	return 0;
+}
+
+int vm_create_detached(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm;
+	int r = vm_init_common(cfg, &vm, err, errlen);
+	if (r < 0)
+		return r;
+	if ((r = vm_init_platform(vm, err, errlen)) < 0 ||
+	    (r = vm_init_ram(vm, cfg->mem_size, err, errlen)) < 0) {
+		vm_destroy(vm);
+		return r;
+	}
+	snprintf(err, errlen, "%s", "");
+	*out = vm;
+	return 0;
 }
 
 static void vcpu_free(struct vm *vm, struct vcpu *v)
@@ -296,7 +318,8 @@ struct vcpu *vm_vcpu_lookup(struct vm *vm, uint32_t id)
 	return v;
 }
 
-/* Creates the KVM vCPU, its run mapping, CPUID and vlapic. vm->lock held. */
+/* Creates the vCPU: the backend's half (KVM vCPU, run mapping, TSC, CPUID;
+ * none for a detached VM), then its timers and vlapic. vm->lock held. */
 static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 {
 	int r;
@@ -307,39 +330,8 @@ static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 	v->id = id;
 	v->fd = -1;
 	pthread_mutex_init(&v->mtx, NULL);
-	if ((r = kvm_vcpu_create(vm->vm_fd, id)) < 0)
-		goto fail;
-	v->fd = r;
-	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-	if (v->run == MAP_FAILED) {
-		v->run = NULL;
-		r = -errno;
-		goto fail;
-	}
-	/* KVM gives a new vCPU the TSC offset of the ones before it (x86.c,
-	 * kvm_synchronize_tsc() at creation), so one measurement serves all. */
-	if (!vm->tsc_known) {
-		if ((r = kvm_tsc_setup(v->fd, &vm->tsc_offset, &vm->tsc_khz)) < 0)
-			goto fail;
-		vm->tsc_known = true;
-	}
-	v->tsc_offset = vm->tsc_offset;
-	unsigned cap = vm->cpuid->nent + 8;
-	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + cap * sizeof(c->entries[0]));
-	if (!c) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	memcpy(c->entries, vm->cpuid->entries, vm->cpuid->nent * sizeof(c->entries[0]));
-	struct cpuid_params p = {.apic_id = id, .ncpus = vm->ncpus, .x2apic = vm->x2apic,
-				 .tsc_khz = vm->tsc_khz};
-	r = cpuid_build(c->entries, vm->cpuid->nent, cap, &p);
-	if (r >= 0) {
-		c->nent = (uint32_t)r;
-		r = kvm_set_cpuid(v->fd, c);
-	}
-	free(c);
-	if (r < 0)
+	v->kick = &v->kick_detached;
+	if (vm->backend_vcpu_init && (r = vm->backend_vcpu_init(vm, v)) < 0)
 		goto fail;
 	vm_timer_init(&v->lapic_timer, vcpu_lapic_timer_fired, v);
 	vm_timer_init(&v->window_timer, vcpu_window_timer_fired, v);
@@ -446,7 +438,7 @@ void vcpu_notify(struct vcpu *v)
 		return;
 	/* Kick out of KVM_RUN: immediate_exit covers the window before entry, the
 	 * signal the time inside (api.rst, kvm_run.immediate_exit). */
-	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(v->kick, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST)) {
 		/* tgkill directly: pthread_kill() costs three more system calls
 		 * (it blocks and unblocks every signal around a getpid). The
@@ -513,7 +505,7 @@ void vm_never_ran_report(struct vm *vm, vm_verdict_fn *fn, void *ctx)
 			continue;
 		if (b->drop_state < VCPU_NSTATES)
 			snprintf(why, sizeof(why), "STARTUP (vector 0x%02x) arrived while %s%s",
-				 b->drop_vector, state_names[b->drop_state],
+				 b->drop_vector, vcpu_state_spec_name(b->drop_state),
 				 b->got_init ? "" : " (no INIT before it)");
 		else if (!b->got_init)
 			snprintf(why, sizeof(why), "never got INIT%s", extra);

@@ -23,28 +23,40 @@
 #include "vmm/vlapic.h"
 #include "vmm/vmm.h"
 
-/* Per-vCPU boot state (smp-spec 1.3). Allowed transitions, enforced by
- * vcpu_set_state():
+#define XAPIC_MAX_CPUS 255 /* 8-bit IDs; 0xff is the broadcast ID (smp-spec 1.1) */
+
+/* Per-vCPU boot state (smp-spec 1.3, which knows CLAIMED as part of RUNNING).
+ * Allowed transitions, enforced by vcpu_set_state():
  *   POWERON  -> WAIT_SIPI  INIT (an AP at power-on waits for INIT; STARTUP alone is dropped)
- *   POWERON  -> RUNNING    the BSP at power-on
+ *   POWERON  -> RUNNING    the BSP at power-on (vm_vcpu_setup_boot)
  *   WAIT_SIPI-> WAIT_SIPI  another INIT
- *   WAIT_SIPI-> RUNNING    STARTUP claimed by the core (the AP enters the guest once
- *                          the frontend calls vm_vcpu_start_ap)
+ *   WAIT_SIPI-> CLAIMED    STARTUP claimed by the core (exactly once per AP)
+ *   CLAIMED  -> RUNNING    its thread enters the guest, once the frontend has
+ *                          called vm_vcpu_start_ap (vcpu->start_pending)
  *   RUNNING  -> HALTED     HLT
  *   HALTED   -> RUNNING    wake-up (interrupt, NMI)
- *   RUNNING|HALTED -> WAIT_SIPI  INIT
+ *   CLAIMED|RUNNING|HALTED -> WAIT_SIPI  INIT
  *   any      -> STOPPED    VM suspend
+ * What the transition function derives, and nobody else touches:
+ *   vm->nrunning      CLAIMED or RUNNING (a claimed AP is about to run: the VM
+ *                     is not "all halted" while one waits for its frontend)
+ *   vm->nhalted_noif  HALTED with RFLAGS.IF = 0 (vcpu_boot.halt_noif)
+ *   vm->nstarted, vcpu_boot.ran  the first entry to RUNNING from POWERON or CLAIMED
  */
 enum vcpu_state {
 	VCPU_POWERON = 0,
 	VCPU_WAIT_SIPI = 1,
-	VCPU_RUNNING = 2,
-	VCPU_HALTED = 3,
-	VCPU_STOPPED = 4,
+	VCPU_CLAIMED = 2,
+	VCPU_RUNNING = 3,
+	VCPU_HALTED = 4,
+	VCPU_STOPPED = 5,
 	VCPU_NSTATES
 };
 
 const char *vcpu_state_name(enum vcpu_state s);
+/* The name smp-spec 1.3 gives the state (CLAIMED is its RUNNING): what the
+ * STARTUP-dropped verdicts and the never-ran report print. */
+const char *vcpu_state_spec_name(enum vcpu_state s);
 
 /* Why a configured vCPU did not start; kept per vCPU for the never-ran report. */
 struct vcpu_boot {
@@ -54,16 +66,24 @@ struct vcpu_boot {
 	uint8_t ran;           /* (L) ever entered the guest */
 	uint8_t drop_state;    /* (L) state at the last dropped STARTUP (VCPU_NSTATES: none) */
 	uint8_t drop_vector;   /* (L) vector of the last dropped STARTUP */
-	uint16_t pad;
+	uint8_t halt_noif;     /* (L) HALTED with RFLAGS.IF = 0: counted in vm->nhalted_noif */
+	uint8_t pad;
 };
 
 struct vm;
+struct kvm_run;
+struct cpuid_entry;
 
 struct vcpu {
 	struct vm *vm;            /* (c) */
 	uint32_t id;              /* (c) vCPU id == initial APIC ID */
-	int fd;                   /* (c) KVM vCPU fd */
-	struct kvm_run *run;      /* (c) mapping; fields written by the owner, except immediate_exit (a) */
+	int fd;                   /* (c) KVM vCPU fd; -1 in a detached VM */
+	struct kvm_run *run;      /* (c) mapping, opaque outside the backend (kvm.c, vcpu.c); fields
+				   * written by the owner, except immediate_exit (a, through kick);
+				   * NULL in a detached VM */
+	uint8_t *kick;            /* (c) kvm_run.immediate_exit, or &kick_detached; set to 1 (a) by
+				   * vcpu_notify() */
+	uint8_t kick_detached;    /* (a) a detached VM's stand-in for immediate_exit */
 	struct vlapic *vlapic;    /* (c) pointer; the vlapic locks itself */
 	struct vlapic_ops lapic_ops; /* (c) */
 	pthread_mutex_t mtx;      /* guards (V) */
@@ -80,9 +100,8 @@ struct vcpu {
 	uint8_t nmi_pending;      /* (V) NMIs not yet handed to KVM (KVM_NMI), at most 2: KVM keeps
 				   * the NMI-blocking state and latches one NMI while one is being
 				   * handled (SDM 6.7.1, 10.5.1); more would be collapsed there too */
-	bool start_pending;       /* (V) vm_vcpu_start_ap() asked to enter at start_rip */
+	bool start_pending;       /* (V) CLAIMED: vm_vcpu_start_ap() asked to enter at start_rip */
 	uint64_t start_rip;       /* (V) */
-	bool started;             /* (V) entered the guest since the last INIT */
 	bool ipi_exit;            /* (o) VM_CAP_IPI_EXIT */
 	bool if_flag;             /* (o) RFLAGS.IF at the last exit */
 	bool io_pending;          /* (o) KVM still has to complete an I/O, MMIO or MSR exit */
@@ -104,7 +123,11 @@ struct vm {
 	uint32_t ncpus;           /* (c) configured vCPUs */
 	bool x2apic;              /* (c) offered in CPUID */
 	unsigned phys_bits;       /* (c) */
-	struct kvm_cpuid2 *cpuid; /* (c) KVM's supported table, the template for each vCPU */
+	/* (c) the backend's half of vcpu_alloc() (vm_kvm.c: KVM vCPU, run mapping,
+	 * TSC, CPUID); NULL in a detached VM (vm_create_detached: no KVM at all) */
+	int (*backend_vcpu_init)(struct vm *vm, struct vcpu *v);
+	struct cpuid_entry *cpuid; /* (c) KVM's supported table [cpuid_nent], the template for each vCPU */
+	unsigned cpuid_nent;      /* (c) */
 	struct guest_mem mem;     /* (c) */
 	uint8_t *ram;             /* (c) host mapping */
 	uint64_t ram_map_size;    /* (c) */
@@ -123,9 +146,9 @@ struct vm {
 	cpuset_t active;          /* (L) */
 	cpuset_t configured;      /* (c) */
 	unsigned nallocated;      /* (L) */
-	unsigned nstarted;        /* (L) vCPUs that ever ran */
-	unsigned nrunning;        /* (L) in RUNNING state */
-	unsigned nhalted_noif;    /* (L) HALTED with IF=0 */
+	unsigned nstarted;        /* (L) vCPUs that ever ran; vcpu_set_state() only */
+	unsigned nrunning;        /* (L) in CLAIMED or RUNNING state; vcpu_set_state() only */
+	unsigned nhalted_noif;    /* (L) HALTED with IF=0; vcpu_set_state() only */
 	struct apic_addr *addrs;  /* [ncpus]; (c) reset values, then each vlapic publishes its own (a) */
 	uint32_t ids_moved;       /* (a) vLAPICs whose current APIC ID is not their vCPU id (vlapic_ops.ids_moved) */
 
@@ -167,8 +190,22 @@ struct vm {
 				   * STI shadow (window_on_sti_hlt, vcpu.c) */
 };
 
-/* vm.c */
-int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to); /* vm->lock held */
+/* vm.c: construction shared by vm_create() (vm_kvm.c) and vm_create_detached().
+ * Each fills err on failure; the caller then vm_destroy()s what was built. */
+/* Checks cfg, allocates the VM and its per-vCPU records (vm_destroy()s on failure). */
+int vm_init_common(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
+int vm_init_platform(struct vm *vm, char *err, size_t errlen);                /* I/O APIC, timer thread */
+int vm_init_ram(struct vm *vm, uint64_t mem_size, char *err, size_t errlen);  /* guest RAM and its layout */
+/* vm->lock held. Moves vCPU id to `to` if the table above allows it and
+ * updates the counters derived from states; 0, or -EINVAL (nothing changed).
+ * Entering HALTED reads the vCPU's RFLAGS.IF at its last exit (owner only). */
+int vcpu_set_state(struct vm *vm, uint32_t id, enum vcpu_state to);
+/* Same, where the transition cannot fail: a refusal is a bug in the core, and
+ * it aborts with a message naming the vCPU and both states. */
+void vcpu_require_state(struct vm *vm, uint32_t id, enum vcpu_state to);
+/* vm->lock not held: the vCPU entered the guest since its last INIT (an NMI
+ * is delivered only then). */
+bool vcpu_started(struct vm *vm, uint32_t id);
 void vcpu_notify(struct vcpu *vcpu); /* wake it wherever it waits; kick it out of KVM_RUN */
 /* Queues one NMI for the next entry (vcpu->mtx held; the caller notifies). */
 static inline void vcpu_queue_nmi(struct vcpu *vcpu)
@@ -212,9 +249,13 @@ void vcpu_timer_arm(void *ctx, uint64_t deadline_ns);
 void vcpu_timer_disarm(void *ctx);
 uint64_t vcpu_now_ns(void *ctx);
 uint64_t vcpu_guest_tsc(void *ctx);
-void vcpu_window_poll(struct vcpu *v);  /* owner, before KVM_RUN */
-void vcpu_apic_msr(struct vcpu *v);     /* owner: an MSR exit, completed in kvm_run */
-bool vcpu_apic_mmio(struct vcpu *v);    /* owner: true if the MMIO exit hit its APIC page */
+/* Owner, before KVM_RUN: window_requested = the entry asks for an interrupt window. */
+void vcpu_window_poll(struct vcpu *v, bool window_requested);
+/* Owner: an MSR exit (wr: WRMSR) of MSR idx; *data in or out. Returns 0, or
+ * nonzero when the access must fault (#GP). */
+int vcpu_apic_msr(struct vcpu *v, bool wr, uint32_t idx, uint64_t *data);
+/* Owner: true if the MMIO access hit its own APIC page (then handled here). */
+bool vcpu_apic_mmio(struct vcpu *v, uint64_t gpa, unsigned len, bool is_write, uint8_t *data);
 
 /* vcpu_start.c: SDM 9.1.1 start state of an AP after STARTUP (owner thread) */
 int vcpu_apply_start(struct vcpu *v, uint64_t rip);
@@ -222,8 +263,9 @@ int vcpu_apply_start(struct vcpu *v, uint64_t rip);
 /* vcpu_pvm.c */
 /* Guest memory behind a linear address, n bytes inside one page, or NULL. */
 uint8_t *vcpu_guest_la(struct vcpu *v, uint64_t la, size_t n);
-/* Completes the instruction KVM-PVM could not emulate; false if not one of ours. */
-bool vcpu_complete_insn(struct vcpu *v);
+/* Completes the instruction KVM-PVM could not emulate; false if not one of
+ * ours. bytes, n: the instruction bytes KVM reported, or NULL (fetched at RIP). */
+bool vcpu_complete_insn(struct vcpu *v, const uint8_t *bytes, size_t n);
 
 /* ipi.c */
 void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_hi);

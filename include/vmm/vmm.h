@@ -62,6 +62,12 @@ struct vm_config {
  * cannot be opened, -EINVAL for a bad config; err (errlen bytes) receives one
  * line saying what failed. */
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
+/* Everything vm_create() builds but KVM: no /dev/kvm, no VM or vCPU fds, no
+ * CPUID template (MAXPHYADDR 36); the I/O APIC, the timer thread and guest
+ * RAM exist, and vm_vcpu_get() makes vCPUs with their vLAPIC and timers but
+ * no KVM vCPU. For unit tests of the core (state machine, rendezvous, IPIs):
+ * vm_run() must not be called. vm_destroy() frees it like any VM. */
+int vm_create_detached(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
 /* Ends every vCPU thread's use of the VM first (vm_suspend + join in the frontend). */
 void vm_destroy(struct vm *vm);
 /* Upper bound for vm_config.ncpus with (x2apic) or without x2APIC: 255 for

@@ -19,6 +19,7 @@ struct vm_segment {
 	uint8_t db;      /* 1: 32-bit default size (0 for 64-bit code and the TSS) */
 	uint8_t l;       /* 1: 64-bit code */
 	uint8_t g;       /* 1: limit in 4 KiB units in the descriptor */
+	uint8_t unusable; /* VMX's "segment unusable" (a null selector); loaders leave it 0 */
 };
 
 /* The BSP's state at a kernel's entry, filled by a loader (Multiboot 0.6.96

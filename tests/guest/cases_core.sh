@@ -51,7 +51,8 @@ t trace/apic-text 33 --out '^PASS' \
 	--err '^apic:   init to vcpu1: not allocated; waits for STARTUP$' \
 	--err '^apic: vcpu1 state POWERON->WAIT_SIPI$' \
 	--err '^apic:   startup to vcpu1: claimed: leaves WAIT_SIPI$' \
-	--err '^apic: vcpu1 state WAIT_SIPI->RUNNING$' \
+	--err '^apic: vcpu1 state WAIT_SIPI->CLAIMED$' \
+	--err '^apic: vcpu1 state CLAIMED->RUNNING$' \
 	--err '^apic:   startup to vcpu1: dropped: STARTUP while (RUNNING|HALTED)$' \
 	-- --timeout 60 --cpus 2 --trace=apic "$G/smp_xapic_phys.elf"
 TRACE_JSON=$BUILD/trace-test.json

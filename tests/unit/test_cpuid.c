@@ -8,7 +8,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define CAP 64
-#define SIG KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+#define SIG CPUID_FLAG_INDEXED
 
 #define L1_ECX_SSE3 (1u << 0)
 #define L1_ECX_MONITOR (1u << 3)
@@ -22,61 +22,61 @@
 
 /* A table like the one KVM_GET_SUPPORTED_CPUID returns on an Intel host.
  * max_basic: leaf 0 EAX; with_1f: include KVM's own 0x1f subleaves. */
-static unsigned make_table(struct kvm_cpuid_entry2 *e, uint32_t max_basic, bool host_x2apic, bool with_1f)
+static unsigned make_table(struct cpuid_entry *e, uint32_t max_basic, bool host_x2apic, bool with_1f)
 {
 	unsigned n = 0;
 	memset(e, 0, sizeof(*e) * CAP);
-	e[n++] = (struct kvm_cpuid_entry2){
+	e[n++] = (struct cpuid_entry){
 		.function = 0, .eax = max_basic, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69};
-	e[n++] = (struct kvm_cpuid_entry2){.function = 1,
+	e[n++] = (struct cpuid_entry){.function = 1,
 					   .eax = 0x000906ea,
 					   .ebx = 0x00100800,
 					   .ecx = L1_ECX_SSE3 | L1_ECX_MONITOR | L1_ECX_SSSE3 |
 						  L1_ECX_TSC_DEADLINE | (host_x2apic ? L1_ECX_X2APIC : 0),
 					   .edx = L1_EDX_FPU | L1_EDX_APIC | L1_EDX_HTT};
 	for (uint32_t i = 0; i < 4; i++)
-		e[n++] = (struct kvm_cpuid_entry2){.function = 4,
+		e[n++] = (struct cpuid_entry){.function = 4,
 						   .index = i,
 						   .flags = SIG,
 						   .eax = (7u << 26) | (1u << 14) | (i < 2 ? 0x121 : 0x143),
 						   .ebx = 0x01c0003f + i,
 						   .ecx = 0x3f + i};
 	/* KVM's view of the host topology: wrong for the guest. */
-	e[n++] = (struct kvm_cpuid_entry2){
+	e[n++] = (struct cpuid_entry){
 		.function = 0xb, .index = 0, .flags = SIG, .eax = 1, .ebx = 2, .ecx = 0x100, .edx = 7};
-	e[n++] = (struct kvm_cpuid_entry2){
+	e[n++] = (struct cpuid_entry){
 		.function = 0xb, .index = 1, .flags = SIG, .eax = 4, .ebx = 16, .ecx = 0x201, .edx = 7};
-	e[n++] = (struct kvm_cpuid_entry2){
+	e[n++] = (struct cpuid_entry){
 		.function = 0xd, .index = 0, .flags = SIG, .eax = 0x7, .ebx = 0x340, .ecx = 0x340};
-	e[n++] = (struct kvm_cpuid_entry2){.function = 0xd, .index = 1, .flags = SIG, .eax = 0xf};
+	e[n++] = (struct cpuid_entry){.function = 0xd, .index = 1, .flags = SIG, .eax = 0xf};
 	if (with_1f) {
-		e[n++] = (struct kvm_cpuid_entry2){.function = 0x1f,
+		e[n++] = (struct cpuid_entry){.function = 0x1f,
 						   .index = 0,
 						   .flags = SIG,
 						   .eax = 1,
 						   .ebx = 2,
 						   .ecx = 0x100,
 						   .edx = 9};
-		e[n++] = (struct kvm_cpuid_entry2){.function = 0x1f,
+		e[n++] = (struct cpuid_entry){.function = 0x1f,
 						   .index = 1,
 						   .flags = SIG,
 						   .eax = 5,
 						   .ebx = 24,
 						   .ecx = 0x201,
 						   .edx = 9};
-		e[n++] = (struct kvm_cpuid_entry2){
+		e[n++] = (struct cpuid_entry){
 			.function = 0x1f, .index = 2, .flags = SIG, .eax = 0, .ebx = 0, .ecx = 0x2, .edx = 9};
 	}
-	struct kvm_cpuid_entry2 kvm = {.function = 0x40000000, .eax = 0x40000001};
+	struct cpuid_entry kvm = {.function = 0x40000000, .eax = 0x40000001};
 	memcpy(&kvm.ebx, "KVMKVMKVM\0\0\0", 12);
 	e[n++] = kvm;
-	e[n++] = (struct kvm_cpuid_entry2){.function = 0x40000001, .eax = 0x01007afb};
-	e[n++] = (struct kvm_cpuid_entry2){.function = 0x80000000, .eax = 0x80000008};
-	e[n++] = (struct kvm_cpuid_entry2){.function = 0x80000008, .eax = 0x00003027};
+	e[n++] = (struct cpuid_entry){.function = 0x40000001, .eax = 0x01007afb};
+	e[n++] = (struct cpuid_entry){.function = 0x80000000, .eax = 0x80000008};
+	e[n++] = (struct cpuid_entry){.function = 0x80000008, .eax = 0x00003027};
 	return n;
 }
 
-static unsigned count_fn(const struct kvm_cpuid_entry2 *e, unsigned n, uint32_t lo, uint32_t hi)
+static unsigned count_fn(const struct cpuid_entry *e, unsigned n, uint32_t lo, uint32_t hi)
 {
 	unsigned c = 0;
 	for (unsigned i = 0; i < n; i++)
@@ -84,7 +84,7 @@ static unsigned count_fn(const struct kvm_cpuid_entry2 *e, unsigned n, uint32_t 
 	return c;
 }
 
-static bool same_entry(const struct kvm_cpuid_entry2 *a, const struct kvm_cpuid_entry2 *b)
+static bool same_entry(const struct cpuid_entry *a, const struct cpuid_entry *b)
 {
 	return a && b && a->function == b->function && a->index == b->index && a->flags == b->flags &&
 	       a->eax == b->eax && a->ebx == b->ebx && a->ecx == b->ecx && a->edx == b->edx;
@@ -99,11 +99,11 @@ static uint32_t ceil_log2(uint32_t n)
 }
 
 /* The extended topology leaf (SDM Vol. 2A, CPUID leaf 0BH / 1FH). */
-static void check_topology(struct kvm_cpuid_entry2 *e, unsigned n, uint32_t fn, uint32_t id, uint32_t ncpus,
+static void check_topology(struct cpuid_entry *e, unsigned n, uint32_t fn, uint32_t id, uint32_t ncpus,
 			   const char *what)
 {
 	CHECK_EQ(count_fn(e, n, fn, fn), 3, "%s: leaf 0x%x has exactly subleaves 0, 1, 2", what, fn);
-	struct kvm_cpuid_entry2 *s0 = cpuid_find(e, n, fn, 0), *s1 = cpuid_find(e, n, fn, 1),
+	struct cpuid_entry *s0 = cpuid_find(e, n, fn, 0), *s1 = cpuid_find(e, n, fn, 1),
 				*s2 = cpuid_find(e, n, fn, 2);
 	if (!CHECK(s0 && s1 && s2, "%s: leaf 0x%x subleaves present", what, fn))
 		return;
@@ -133,7 +133,7 @@ static void test_build(void)
 		{0, 1, false},	   {0, 4, false},    {5, 6, false},  {5, 8, true},
 		{254, 255, false}, {300, 301, true}, {0, 300, true}, {1023, 1024, true},
 	};
-	struct kvm_cpuid_entry2 tmpl[CAP], e[CAP];
+	struct cpuid_entry tmpl[CAP], e[CAP];
 	for (unsigned c = 0; c < ARRAY_SIZE(vc); c++)
 		for (unsigned host_x2 = 0; host_x2 < 2; host_x2++) {
 			const struct vcase *v = &vc[c];
@@ -150,7 +150,7 @@ static void test_build(void)
 				continue;
 			unsigned un = (unsigned)n;
 
-			struct kvm_cpuid_entry2 *l0 = cpuid_find(e, un, 0, 0), *l1 = cpuid_find(e, un, 1, 0);
+			struct cpuid_entry *l0 = cpuid_find(e, un, 0, 0), *l1 = cpuid_find(e, un, 1, 0);
 			CHECK(l0 && l0->eax == 0xd && l0->ebx == tmpl[0].ebx, "%s: leaf 0 kept (max 0xd)",
 			      what);
 			if (CHECK(l1 != NULL, "%s: leaf 1 present", what)) {
@@ -193,7 +193,7 @@ static void test_build(void)
 
 			CHECK_EQ(count_fn(e, un, 0x40000000, 0x400000ff), 1,
 				 "%s: KVM's PV leaves gone, one left", what);
-			struct kvm_cpuid_entry2 *hv = cpuid_find(e, un, 0x40000000, 0);
+			struct cpuid_entry *hv = cpuid_find(e, un, 0x40000000, 0);
 			char sig[13] = {0};
 			if (hv) {
 				memcpy(sig, &hv->ebx, 4);
@@ -206,8 +206,8 @@ static void test_build(void)
 			      what);
 			CHECK(cpuid_find(e, un, 0x40000001, 0) == NULL, "%s: 0x40000001 (KVM features) gone",
 			      what);
-			struct kvm_cpuid_entry2 *kb = cpuid_find(e, un, 0x40000100, 0);
-			struct kvm_cpuid_entry2 *kf = cpuid_find(e, un, 0x40000101, 0);
+			struct cpuid_entry *kb = cpuid_find(e, un, 0x40000100, 0);
+			struct cpuid_entry *kf = cpuid_find(e, un, 0x40000101, 0);
 			char ksig[13] = {0};
 			if (kb) {
 				memcpy(ksig, &kb->ebx, 4);
@@ -231,7 +231,7 @@ static void test_build(void)
 
 static void test_leaf0_and_1f(void)
 {
-	struct kvm_cpuid_entry2 e[CAP];
+	struct cpuid_entry e[CAP];
 	struct cpuid_params p = {.apic_id = 5, .ncpus = 6, .x2apic = true};
 
 	/* max 0x1f: leaf 0x1f rebuilt like 0xb. */
@@ -274,7 +274,7 @@ static void test_leaf0_and_1f(void)
 		n0 = make_table(e, 0xd, true, false);
 		p = (struct cpuid_params){.apic_id = counts[i] - 1, .ncpus = counts[i], .x2apic = true};
 		n = cpuid_build(e, n0, CAP, &p);
-		struct kvm_cpuid_entry2 *s1 = n > 0 ? cpuid_find(e, (unsigned)n, 0xb, 1) : NULL;
+		struct cpuid_entry *s1 = n > 0 ? cpuid_find(e, (unsigned)n, 0xb, 1) : NULL;
 		if (!s1 || s1->eax != ceil_log2(counts[i]) || s1->ebx != counts[i] ||
 		    s1->edx != counts[i] - 1) {
 			bad++;
@@ -287,7 +287,7 @@ static void test_leaf0_and_1f(void)
 /* Tables for several vCPUs from one template are independent. */
 static void test_per_vcpu(void)
 {
-	struct kvm_cpuid_entry2 tmpl[CAP], a[CAP], b[CAP], c[CAP];
+	struct cpuid_entry tmpl[CAP], a[CAP], b[CAP], c[CAP];
 	unsigned n0 = make_table(tmpl, 0xd, true, false);
 	memcpy(a, tmpl, sizeof(a));
 	memcpy(b, tmpl, sizeof(b));
@@ -312,7 +312,7 @@ static void test_per_vcpu(void)
 
 static void test_enospc(void)
 {
-	struct kvm_cpuid_entry2 e[CAP];
+	struct cpuid_entry e[CAP];
 	struct cpuid_params p = {.apic_id = 1, .ncpus = 4, .x2apic = false};
 	/* A table with no 0xb and no PV leaves needs 3 + 1 more entries. */
 	unsigned n0 = make_table(e, 0xd, false, false);
@@ -321,7 +321,7 @@ static void test_enospc(void)
 		if (e[i].function != 0xb && (e[i].function < 0x40000000 || e[i].function > 0x400000ff))
 			e[w++] = e[i];
 	n0 = w;
-	struct kvm_cpuid_entry2 save[CAP];
+	struct cpuid_entry save[CAP];
 	memcpy(save, e, sizeof(e));
 	int need = cpuid_build(e, n0, CAP, &p);
 	CHECK_EQ(need, (int)n0 + 4, "enospc: table without 0xb/PV leaves grows by 4");
@@ -339,7 +339,7 @@ static void test_enospc(void)
 	CHECK_EQ(cpuid_build(e, n0, (unsigned)need, &p), need, "enospc: exactly enough room works");
 
 	/* The full KVM-like table shrinks and grows along the way: cap == the final count must do. */
-	struct kvm_cpuid_entry2 f[CAP];
+	struct cpuid_entry f[CAP];
 	unsigned nf = make_table(f, 0x1f, true, true);
 	memcpy(save, f, sizeof(f));
 	int fin = cpuid_build(f, nf, CAP, &p);
@@ -352,7 +352,7 @@ static void test_enospc(void)
 
 static void test_find_and_phys_bits(void)
 {
-	struct kvm_cpuid_entry2 e[CAP];
+	struct cpuid_entry e[CAP];
 	unsigned n = make_table(e, 0xd, true, false);
 	CHECK(cpuid_find(e, n, 4, 2) == &e[4], "find: leaf 4 subleaf 2 by index");
 	CHECK(cpuid_find(e, n, 4, 9) == NULL, "find: leaf 4 subleaf 9 absent");
@@ -361,7 +361,7 @@ static void test_find_and_phys_bits(void)
 	CHECK(cpuid_find(e, 0, 0, 0) == NULL, "find: empty table");
 
 	CHECK_EQ(cpuid_phys_bits(e, n), 39, "phys bits: 0x80000008 EAX[7:0] = 39");
-	struct kvm_cpuid_entry2 *x = cpuid_find(e, n, 0x80000008, 0);
+	struct cpuid_entry *x = cpuid_find(e, n, 0x80000008, 0);
 	x->eax = 0x3020;
 	CHECK_EQ(cpuid_phys_bits(e, n), 32, "phys bits: 32");
 	x->eax = 0x3034;
@@ -375,12 +375,12 @@ static void test_find_and_phys_bits(void)
 
 static void test_timing_leaf(void)
 {
-	struct kvm_cpuid_entry2 e[CAP];
+	struct cpuid_entry e[CAP];
 	unsigned n0 = make_table(e, 0xd, true, false);
 	struct cpuid_params p = {.apic_id = 1, .ncpus = 2, .x2apic = true, .tsc_khz = 2100000};
 	int n = cpuid_build(e, n0, CAP, &p);
-	struct kvm_cpuid_entry2 *hv = n > 0 ? cpuid_find(e, (unsigned)n, 0x40000000, 0) : NULL;
-	struct kvm_cpuid_entry2 *t = n > 0 ? cpuid_find(e, (unsigned)n, 0x40000010, 0) : NULL;
+	struct cpuid_entry *hv = n > 0 ? cpuid_find(e, (unsigned)n, 0x40000000, 0) : NULL;
+	struct cpuid_entry *t = n > 0 ? cpuid_find(e, (unsigned)n, 0x40000010, 0) : NULL;
 	CHECK(hv && hv->eax == 0x40000010, "timing: 0x40000000 EAX reaches the timing leaf");
 	CHECK(t && t->eax == 2100000 && t->ebx == 1000000, "timing: 0x40000010 = TSC kHz, bus kHz (1 GHz)");
 }

@@ -1,4 +1,4 @@
-/* test_pvm.c: the instructions hyve completes for KVM-PVM hosts (vmm/pvm.c). */
+/* test_pvm.c: the instructions hyve completes for KVM-PVM hosts (vmm/pvm.c: pvm_decode and the finish helpers). */
 #include <string.h>
 
 #include "tests/unit/tap.h"
@@ -9,34 +9,42 @@
 #define AC (1u << 18)
 #define RIP0 0xffffffff81000000ULL
 
-static struct kvm_regs regs0(void)
+#define FS_BASE 0x1000000000ULL
+#define GS_BASE 0xffff888000000000ULL
+
+static struct x86_regs regs0(void)
 {
-	struct kvm_regs r;
+	struct x86_regs r;
 	memset(&r, 0, sizeof(r));
 	r.rip = RIP0;
 	r.rflags = 0x2;
 	return r;
 }
 
-static enum pvm_result run(const uint8_t *insn, size_t len, bool lm, struct kvm_regs *r)
+/* Decodes; completes the register-only kinds (PVM_REGS, PVM_INT3) as vcpu_pvm.c does. */
+static enum pvm_kind run(const uint8_t *insn, size_t len, bool lm, struct x86_regs *r)
 {
-	return pvm_complete(insn, len, lm, r);
+	struct pvm_insn in;
+	enum pvm_kind k = pvm_decode(insn, len, lm, FS_BASE, GS_BASE, r, &in);
+	if (k == PVM_REGS || k == PVM_INT3)
+		pvm_finish_regs(r, &in);
+	return k;
 }
 
 static void test_simple(void)
 {
-	struct kvm_regs r = regs0();
+	struct x86_regs r = regs0();
 	static const uint8_t int3[] = {0xcc}, fwait[] = {0x9b}, clac[] = {0x0f, 0x01, 0xca},
 			     stac[] = {0x0f, 0x01, 0xcb}, hlt[] = {0xf4}, cpuid[] = {0x0f, 0xa2};
-	CHECK_EQ(run(int3, 1, true, &r), PVM_INJECT_BP, "int3: inject #BP");
+	CHECK_EQ(run(int3, 1, true, &r), PVM_INT3, "int3: inject #BP");
 	CHECK_EQ(r.rip, RIP0 + 1, "int3: RIP past it (a trap)");
 	r = regs0();
-	CHECK_EQ(run(fwait, 1, true, &r), PVM_DONE, "fwait: done");
+	CHECK_EQ(run(fwait, 1, true, &r), PVM_REGS, "fwait: done");
 	CHECK_EQ(r.rip, RIP0 + 1, "fwait: RIP + 1");
 	r = regs0();
-	CHECK_EQ(run(stac, 3, true, &r), PVM_DONE, "stac: done");
+	CHECK_EQ(run(stac, 3, true, &r), PVM_REGS, "stac: done");
 	CHECK(r.rflags & AC, "stac: AC set");
-	CHECK_EQ(run(clac, 3, true, &r), PVM_DONE, "clac: done");
+	CHECK_EQ(run(clac, 3, true, &r), PVM_REGS, "clac: done");
 	CHECK(!(r.rflags & AC), "clac: AC clear");
 	CHECK_EQ(r.rip, RIP0 + 6, "clac/stac: 3 bytes each");
 	r = regs0();
@@ -48,13 +56,13 @@ static void test_simple(void)
 
 static void test_counts(void)
 {
-	struct kvm_regs r = regs0();
+	struct x86_regs r = regs0();
 	/* popcnt %rcx,%rax: f3 48 0f b8 c1 */
 	static const uint8_t popcnt64[] = {0xf3, 0x48, 0x0f, 0xb8, 0xc1};
 	r.rcx = 0xff00ff00ff00ff00ULL;
 	r.rax = 7;
 	r.rflags |= CF;
-	CHECK_EQ(run(popcnt64, sizeof(popcnt64), true, &r), PVM_DONE, "popcnt64: done");
+	CHECK_EQ(run(popcnt64, sizeof(popcnt64), true, &r), PVM_REGS, "popcnt64: done");
 	CHECK_EQ(r.rax, 32, "popcnt64: 32 bits");
 	CHECK(!(r.rflags & (CF | ZF)), "popcnt64: CF and ZF clear");
 	CHECK_EQ(r.rip, RIP0 + 5, "popcnt64: 5 bytes");
@@ -67,7 +75,7 @@ static void test_counts(void)
 	r = regs0();
 	r.rdx = 0xffffffff00000000ULL; /* low 32 bits 0 */
 	r.r9 = ~0ULL;
-	CHECK_EQ(run(tzcnt32, sizeof(tzcnt32), true, &r), PVM_DONE, "tzcnt32: done");
+	CHECK_EQ(run(tzcnt32, sizeof(tzcnt32), true, &r), PVM_REGS, "tzcnt32: done");
 	CHECK_EQ(r.r9, 32, "tzcnt32 of 0: 32, zero-extended");
 	CHECK(r.rflags & CF, "tzcnt32 of 0: CF");
 	/* lzcnt %bx,%ax: 66 f3 0f bd c3 */
@@ -75,7 +83,7 @@ static void test_counts(void)
 	r = regs0();
 	r.rbx = 0x0100;
 	r.rax = 0x1234567890abcdefULL;
-	CHECK_EQ(run(lzcnt16, sizeof(lzcnt16), true, &r), PVM_DONE, "lzcnt16: done");
+	CHECK_EQ(run(lzcnt16, sizeof(lzcnt16), true, &r), PVM_REGS, "lzcnt16: done");
 	CHECK_EQ(r.rax, 0x1234567890ab0007ULL, "lzcnt16: 7, bits 63:16 kept");
 	CHECK(!(r.rflags & (CF | ZF)), "lzcnt16: flags clear");
 	/* popcnt with a memory source (f3 0f b8 07) is not completed. */
@@ -84,15 +92,27 @@ static void test_counts(void)
 	CHECK_EQ(run(popcnt_mem, sizeof(popcnt_mem), true, &r), PVM_UNSUPPORTED, "popcnt m32: unsupported");
 }
 
-static bool dec(const uint8_t *insn, size_t len, bool lm, const struct kvm_regs *r, struct pvm_mem_op *op)
+static bool dec(const uint8_t *insn, size_t len, bool lm, const struct x86_regs *r, struct pvm_insn *op)
 {
-	return pvm_decode_cmpxchg16b(insn, len, lm, r, 0x1000000000ULL, 0xffff888000000000ULL, op);
+	return pvm_decode(insn, len, lm, FS_BASE, GS_BASE, r, op) == PVM_CMPXCHG16B;
+}
+
+static bool dec_lsl(const uint8_t *insn, size_t len, const struct x86_regs *r, struct pvm_insn *op)
+{
+	return pvm_decode(insn, len, true, 0, 0, r, op) == PVM_LSL;
+}
+
+static int dec_mxcsr(const uint8_t *insn, size_t len, bool lm, const struct x86_regs *r, uint64_t fs, uint64_t gs,
+		     struct pvm_insn *op)
+{
+	enum pvm_kind k = pvm_decode(insn, len, lm, fs, gs, r, op);
+	return k == PVM_LDMXCSR || k == PVM_STMXCSR ? (int)k : 0;
 }
 
 static void test_cmpxchg16b(void)
 {
-	struct kvm_regs r = regs0();
-	struct pvm_mem_op op;
+	struct x86_regs r = regs0();
+	struct pvm_insn op;
 	r.rdi = 0x2000;
 	r.rsi = 0x30;
 	r.r8 = 0x100000;
@@ -121,7 +141,7 @@ static void test_cmpxchg16b(void)
 	r.rsp = 0x7000;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		bool d = dec(ok[i].insn, ok[i].len, true, &r, &op);
-		CHECK(d && op.la == ok[i].la && op.len == ok[i].len, "cmpxchg16b %s: la %llx len %zu", ok[i].what,
+		CHECK(d && op.la == ok[i].la && op.len == ok[i].len, "cmpxchg16b %s: la %llx len %u", ok[i].what,
 		      d ? (unsigned long long)op.la : 0ULL, d ? op.len : 0);
 	}
 	static const struct {
@@ -162,13 +182,13 @@ static uint64_t desc(uint32_t limit, unsigned type, bool s, unsigned dpl, bool g
 
 static void test_lsl(void)
 {
-	struct kvm_regs r = regs0();
-	struct pvm_lsl_op op;
+	struct x86_regs r = regs0();
+	struct pvm_insn op;
 	/* lsl %rax,%rax (48 0f 03 c0): Linux's paranoid_entry with selector 0x7b. */
 	static const uint8_t lsl64[] = {0x48, 0x0f, 0x03, 0xc0}, lsl32_r9_ecx[] = {0x44, 0x0f, 0x03, 0xc9},
 			     lsl16[] = {0x66, 0x0f, 0x03, 0xc3}, lsl_mem[] = {0x48, 0x0f, 0x03, 0x07};
 	r.rax = 0xffffffff0000007bULL;
-	CHECK(pvm_decode_lsl(lsl64, sizeof(lsl64), true, &r, &op) && op.sel == 0x7b && op.dst == 0 && op.bits == 64 &&
+	CHECK(dec_lsl(lsl64, sizeof(lsl64), &r, &op) && op.sel == 0x7b && op.dst == 0 && op.bits == 64 &&
 		      op.len == 4,
 	      "lsl %%rax,%%rax: selector 0x7b, 64-bit");
 	/* __CPUNODE_SEG: data, DPL 3, limit = (node << 12) | cpu = 0x1005, byte granular. */
@@ -177,17 +197,17 @@ static void test_lsl(void)
 	r = regs0();
 	r.rcx = 0x10;
 	r.r9 = ~0ULL;
-	CHECK(pvm_decode_lsl(lsl32_r9_ecx, sizeof(lsl32_r9_ecx), true, &r, &op) && op.dst == 9 && op.bits == 32,
+	CHECK(dec_lsl(lsl32_r9_ecx, sizeof(lsl32_r9_ecx), &r, &op) && op.dst == 9 && op.bits == 32,
 	      "lsl %%ecx,%%r9d: decoded");
 	pvm_lsl_finish(&r, &op, true, desc(0xfffff, 0xb, true, 0, true), 0, true);
 	CHECK(r.r9 == 0xffffffffULL && (r.rflags & ZF), "lsl: G scales 0xfffff to 0xffffffff, zero-extended");
 	r = regs0();
 	r.rbx = 0x28;
 	r.rax = 0xaaaaaaaaaaaaaaaaULL;
-	CHECK(pvm_decode_lsl(lsl16, sizeof(lsl16), true, &r, &op) && op.bits == 16, "lsl 16-bit: decoded");
+	CHECK(dec_lsl(lsl16, sizeof(lsl16), &r, &op) && op.bits == 16, "lsl 16-bit: decoded");
 	pvm_lsl_finish(&r, &op, true, desc(0x12345, 0x3, true, 0, false), 0, true);
 	CHECK(r.rax == 0xaaaaaaaaaaaa2345ULL, "lsl 16-bit: low 16 bits of the limit, the rest kept");
-	CHECK(!pvm_decode_lsl(lsl_mem, sizeof(lsl_mem), true, &r, &op), "lsl with a memory source: not completed");
+	CHECK(!dec_lsl(lsl_mem, sizeof(lsl_mem), &r, &op), "lsl with a memory source: not completed");
 
 	/* ZF clear, destination kept: not found, privilege, system types. */
 	const struct {
@@ -213,7 +233,7 @@ static void test_lsl(void)
 		r = regs0();
 		r.rax = 0x58 | c[i].rpl;
 		r.rflags |= c[i].zf ? 0 : ZF;
-		pvm_decode_lsl(lsl64, sizeof(lsl64), true, &r, &op);
+		dec_lsl(lsl64, sizeof(lsl64), &r, &op);
 		pvm_lsl_finish(&r, &op, c[i].found, c[i].d, c[i].cpl, c[i].lm);
 		bool zf = r.rflags & ZF;
 		CHECK(zf == c[i].zf && (zf || r.rax == (0x58u | c[i].rpl)) && r.rip == RIP0 + 4, "lsl %s: ZF=%d",
@@ -221,47 +241,131 @@ static void test_lsl(void)
 	}
 }
 
+/* Prefixes are parsed once for every kind: segment overrides (CS/DS/ES/SS
+ * flat, FS/GS add their base to memory operands only), REX extending each
+ * kind's registers, and the prefixes each kind refuses. */
+static void test_prefixes(void)
+{
+	const struct x86_regs r = {
+		.rcx = 0xf0, .r8 = 0x8000, .r9 = 0x48, .r14 = 0x4000, .r15 = 0x2000, .rip = RIP0, .rflags = 0x2};
+	struct pvm_insn in;
+	static const struct {
+		const char *what;
+		uint8_t insn[15];
+		size_t len;
+		bool lm;
+		enum pvm_kind kind;
+		unsigned ilen;
+		uint64_t la;        /* memory kinds */
+		unsigned dst, bits; /* counts and LSL */
+	} c[] = {
+		{"fs: f3 REX.W popcnt %rcx,%rax", {0x64, 0xf3, 0x48, 0x0f, 0xb8, 0xc1}, 6, true, PVM_REGS, 6, 0, 0, 64},
+		{"cs: ds: f3 REX.R tzcnt %ecx,%r8d", {0x2e, 0x3e, 0xf3, 0x44, 0x0f, 0xbc, 0xc1}, 7, true, PVM_REGS, 7, 0, 8,
+		 32},
+		{"gs: clac", {0x65, 0x0f, 0x01, 0xca}, 4, true, PVM_REGS, 4, 0, 0, 0},
+		{"es: REX stac", {0x26, 0x40, 0x0f, 0x01, 0xcb}, 5, true, PVM_REGS, 5, 0, 0, 0},
+		{"ss: REX.WRB lsl %r9,%r10", {0x36, 0x4d, 0x0f, 0x03, 0xd1}, 5, true, PVM_LSL, 5, 0, 10, 64},
+		{"fs: REX.B ldmxcsr (%r8)", {0x64, 0x41, 0x0f, 0xae, 0x10}, 5, true, PVM_LDMXCSR, 5, FS_BASE + 0x8000, 0,
+		 0},
+		{"gs: REX.B stmxcsr (%r15)", {0x65, 0x41, 0x0f, 0xae, 0x1f}, 5, true, PVM_STMXCSR, 5, GS_BASE + 0x2000, 0,
+		 0},
+		{"ds: gs: lock REX.WB cmpxchg16b (%r14)", {0x3e, 0x65, 0xf0, 0x49, 0x0f, 0xc7, 0x0e}, 7, true,
+		 PVM_CMPXCHG16B, 7, GS_BASE + 0x4000, 0, 0},
+		{"gs: then fs: the last override wins", {0x65, 0x64, 0x48, 0x0f, 0xc7, 0x0f}, 6, true, PVM_CMPXCHG16B, 6,
+		 FS_BASE, 0, 0},
+		{"fs: then cs: fs stays", {0x64, 0x2e, 0x0f, 0xae, 0x17}, 5, true, PVM_LDMXCSR, 5, FS_BASE, 0, 0},
+		/* refused */
+		{"lock popcnt", {0xf0, 0xf3, 0x0f, 0xb8, 0xc1}, 5, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"f2 popcnt", {0xf2, 0xf3, 0x0f, 0xb8, 0xc1}, 5, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"addr32 lzcnt", {0x67, 0xf3, 0x0f, 0xbd, 0xc1}, 5, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"f3 clac", {0xf3, 0x0f, 0x01, 0xca}, 4, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"f3 lsl", {0xf3, 0x0f, 0x03, 0xc0}, 4, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"lock lsl", {0xf0, 0x0f, 0x03, 0xc0}, 4, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"f3 ldmxcsr", {0xf3, 0x0f, 0xae, 0x10}, 4, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"f2 cmpxchg16b", {0xf2, 0x48, 0x0f, 0xc7, 0x0f}, 5, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"prefix after REX", {0x48, 0x66, 0x0f, 0x03, 0xc0}, 5, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"REX outside 64-bit mode is an opcode", {0x48, 0x0f, 0x03, 0xc0}, 4, false, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"66 int3", {0x66, 0xcc}, 2, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"cs: fwait", {0x2e, 0x9b}, 2, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"14 prefixes, then the opcode", {0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e, 0x2e,
+						  0x2e, 0x2e, 0x0f}, 15, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+		{"only prefixes", {0x65, 0xf3, 0x48}, 3, true, PVM_UNSUPPORTED, 0, 0, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		enum pvm_kind k = pvm_decode(c[i].insn, c[i].len, c[i].lm, FS_BASE, GS_BASE, &r, &in);
+		bool ok = k == c[i].kind && in.kind == k && in.len == c[i].ilen;
+		if (k == PVM_LDMXCSR || k == PVM_STMXCSR || k == PVM_CMPXCHG16B)
+			ok = ok && in.la == c[i].la;
+		if (k == PVM_LSL || (k == PVM_REGS && in.reg_op >= PVM_OP_POPCNT))
+			ok = ok && in.dst == c[i].dst && in.bits == c[i].bits;
+		CHECK(ok, "prefixes: %s: kind %d len %u", c[i].what, (int)k, in.len);
+	}
+	/* The completions behind those decodes. */
+	static const uint8_t pop[] = {0x64, 0xf3, 0x48, 0x0f, 0xb8, 0xc1}, lsl[] = {0x36, 0x4d, 0x0f, 0x03, 0xd1};
+	struct x86_regs q = regs0();
+	q.rcx = 0xf0;
+	CHECK_EQ(run(pop, sizeof(pop), true, &q), PVM_REGS, "fs: popcnt: done");
+	CHECK(q.rax == 4 && q.rip == RIP0 + 6, "fs: popcnt: 4 bits, RIP + 6");
+	q = regs0();
+	q.r9 = 0x48;
+	CHECK(pvm_decode(lsl, sizeof(lsl), true, 0, 0, &q, &in) == PVM_LSL && in.sel == 0x48, "ss: lsl: selector of r9");
+	pvm_lsl_finish(&q, &in, true, desc(0x2345, 0x3, true, 0, false), 0, true);
+	CHECK(q.r10 == 0x2345 && q.rip == RIP0 + 5, "ss: lsl: r10 = limit, RIP + 5");
+	/* The record of an unsupported instruction is all zero. */
+	static const uint8_t hlt[] = {0xf4};
+	pvm_decode(hlt, 1, true, 0, 0, &q, &in);
+	CHECK(in.kind == PVM_UNSUPPORTED && in.len == 0 && in.la == 0, "unsupported: empty record");
+}
+
 static void test_mxcsr(void)
 {
-	struct kvm_regs r = regs0();
-	struct pvm_mem_op op;
+	struct x86_regs r = regs0();
+	struct pvm_insn op;
 	r.rsp = 0xffffc90000087e00ULL;
 	r.rbx = 0x5000;
 	/* ldmxcsr 0x4(%rsp) (0f ae 54 24 04): kernel_fpu_begin_mask(). */
 	static const uint8_t ld[] = {0x0f, 0xae, 0x54, 0x24, 0x04}, st[] = {0x0f, 0xae, 0x1b},
 			     st_gs[] = {0x65, 0x0f, 0xae, 0x5b, 0x10}, fxsave[] = {0x0f, 0xae, 0x03},
 			     vex_like[] = {0x66, 0x0f, 0xae, 0x13}, lfence[] = {0x0f, 0xae, 0xe8};
-	CHECK(pvm_decode_mxcsr(ld, sizeof(ld), true, &r, 0, 0, &op) == PVM_LDMXCSR && op.la == r.rsp + 4 &&
+	CHECK(dec_mxcsr(ld, sizeof(ld), true, &r, 0, 0, &op) == PVM_LDMXCSR && op.la == r.rsp + 4 &&
 		      op.len == 5,
 	      "ldmxcsr 4(%%rsp): decoded");
-	CHECK(pvm_decode_mxcsr(st, sizeof(st), true, &r, 0, 0, &op) == PVM_STMXCSR && op.la == 0x5000 && op.len == 3,
+	CHECK(dec_mxcsr(st, sizeof(st), true, &r, 0, 0, &op) == PVM_STMXCSR && op.la == 0x5000 && op.len == 3,
 	      "stmxcsr (%%rbx): decoded");
-	CHECK(pvm_decode_mxcsr(st_gs, sizeof(st_gs), true, &r, 0, 0x100000, &op) == PVM_STMXCSR &&
+	CHECK(dec_mxcsr(st_gs, sizeof(st_gs), true, &r, 0, 0x100000, &op) == PVM_STMXCSR &&
 		      op.la == 0x105010 && op.len == 5,
 	      "stmxcsr %%gs:0x10(%%rbx): decoded");
-	CHECK_EQ(pvm_decode_mxcsr(fxsave, sizeof(fxsave), true, &r, 0, 0, &op), 0, "fxsave (0F AE /0): not completed");
-	CHECK_EQ(pvm_decode_mxcsr(vex_like, sizeof(vex_like), true, &r, 0, 0, &op), 0, "66 0F AE /2: not ldmxcsr");
-	CHECK_EQ(pvm_decode_mxcsr(lfence, sizeof(lfence), true, &r, 0, 0, &op), 0, "lfence (register form): not completed");
-	CHECK_EQ(pvm_decode_mxcsr(ld, sizeof(ld), false, &r, 0, 0, &op), 0, "outside 64-bit mode: not completed");
-	CHECK_EQ(pvm_decode_mxcsr(ld, 4, true, &r, 0, 0, &op), 0, "truncated: not completed");
+	CHECK_EQ(dec_mxcsr(fxsave, sizeof(fxsave), true, &r, 0, 0, &op), 0, "fxsave (0F AE /0): not completed");
+	CHECK_EQ(dec_mxcsr(vex_like, sizeof(vex_like), true, &r, 0, 0, &op), 0, "66 0F AE /2: not ldmxcsr");
+	CHECK_EQ(dec_mxcsr(lfence, sizeof(lfence), true, &r, 0, 0, &op), 0, "lfence (register form): not completed");
+	CHECK_EQ(dec_mxcsr(ld, sizeof(ld), false, &r, 0, 0, &op), 0, "outside 64-bit mode: not completed");
+	CHECK_EQ(dec_mxcsr(ld, 4, true, &r, 0, 0, &op), 0, "truncated: not completed");
 	/* cmpxchg8b (no REX.W) and cmpxchg16b with a 66 prefix stay unsupported. */
 	static const uint8_t c16_66[] = {0x66, 0x48, 0x0f, 0xc7, 0x0f};
-	CHECK(!pvm_decode_cmpxchg16b(c16_66, sizeof(c16_66), true, &r, 0, 0, &op), "66 cmpxchg16b: not completed");
+	CHECK(!dec(c16_66, sizeof(c16_66), true, &r, &op), "66 cmpxchg16b: not completed");
 }
 
-/* IRET in 32-bit protected mode at CPL 0 (KVM-PVM has no emulation of it):
- * same-privilege return only; ends NMI blocking in the caller. */
+/* IRET (KVM-PVM has no emulation of a protected-mode one): the decoder says
+ * PVM_IRET for an unprefixed CF outside 64-bit mode (the caller completes it
+ * only with 32-bit CS and SS at CPL 0); same-privilege return only; the
+ * caller ends NMI blocking. */
+static enum pvm_kind dec_kind(const uint8_t *insn, size_t len, bool lm)
+{
+	struct x86_regs r;
+	struct pvm_insn in;
+	memset(&r, 0, sizeof(r));
+	return pvm_decode(insn, len, lm, 0, 0, &r, &in);
+}
+
 static void test_iret32(void)
 {
 	static const uint8_t iret[] = {0xcf}, iretw[] = {0x66, 0xcf}, iretq[] = {0x48, 0xcf};
-	CHECK(pvm_decode_iret32(iret, 1, false, true, true), "iret: 32-bit code and stack: completed");
-	CHECK(!pvm_decode_iret32(iret, 1, true, true, true), "iret: not in 64-bit mode");
-	CHECK(!pvm_decode_iret32(iret, 1, false, false, true), "iret: not with a 16-bit code segment");
-	CHECK(!pvm_decode_iret32(iret, 1, false, true, false), "iret: not with a 16-bit stack");
-	CHECK(!pvm_decode_iret32(iretw, 2, false, true, true), "iretw (66 CF): not completed");
-	CHECK(!pvm_decode_iret32(iretq, 2, false, true, true), "48 CF: not completed");
-	CHECK(!pvm_decode_iret32(iret, 0, false, true, true), "iret: truncated");
-	struct kvm_regs r;
+	CHECK_EQ(dec_kind(iret, 1, false), PVM_IRET, "iret outside 64-bit mode: PVM_IRET");
+	CHECK_EQ(dec_kind(iret, 1, true), PVM_UNSUPPORTED, "iret: not in 64-bit mode");
+	CHECK_EQ(dec_kind(iretw, 2, false), PVM_UNSUPPORTED, "iretw (66 CF): not completed");
+	CHECK_EQ(dec_kind(iretq, 2, true), PVM_UNSUPPORTED, "48 CF: not completed");
+	CHECK_EQ(dec_kind(iret, 0, false), PVM_UNSUPPORTED, "iret: truncated");
+	struct x86_regs r;
 	memset(&r, 0, sizeof(r));
 	r.rsp = 0x109f00;
 	r.rflags = 0x2 | (1u << 17); /* VM is not IRET's to change here */
@@ -283,5 +387,6 @@ int main(void)
 	test_simple();
 	test_counts();
 	test_cmpxchg16b();
+	test_prefixes();
 	return tap_done();
 }

@@ -1,6 +1,6 @@
-/* test_rendezvous.c: vm_rendezvous (smp-spec 1.8) on a hand-built VM, a thread per vCPU, no KVM. */
+/* test_rendezvous.c: vm_rendezvous (smp-spec 1.8) on a detached VM (vm_create_detached), a thread per vCPU, no KVM. */
 #include <errno.h>
-#include <linux/kvm.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,44 +120,30 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-/* A VM as vm_create() leaves it, minus KVM: n configured vCPUs; `alloc` of them
- * get a struct vcpu (with a kvm_run so vcpu_notify's immediate_exit store
- * works; in_guest stays 0, so no signal), `threads` of those get a thread. */
+/* A VM without KVM (vm_create_detached): n configured vCPUs; `alloc` of them
+ * get a struct vcpu (vm_vcpu_get: no KVM vCPU, vcpu_notify's immediate_exit
+ * store goes to a stand-in; in_guest stays 0, so no signal), `threads` of
+ * those get a thread. */
 static struct fixture *fx_new(unsigned n, unsigned alloc, unsigned threads)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct vm *vm = calloc(1, sizeof(*vm));
-	if (!fx || !vm)
+	struct vm_config cfg = {.ncpus = n, .mem_size = 1u << 20};
+	struct vm *vm;
+	char err[128];
+	if (!fx)
 		abort();
+	if (vm_create_detached(&cfg, &vm, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vm_create_detached: %s\n", err);
+		abort();
+	}
 	fx->vm = vm;
 	fx->n = n;
 	pthread_mutex_init(&fx->tmtx, NULL);
 	pthread_cond_init(&fx->tcond, NULL);
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->ncpus = n;
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_mutex_init(&vm->rv_mtx, NULL);
-	pthread_cond_init(&vm->rv_cond, NULL);
-	cpuset_fill(&vm->configured, n);
-	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
-	vm->boot = calloc(n, sizeof(*vm->boot));
-	vm->addrs = calloc(n, sizeof(*vm->addrs));
-	if (!vm->vcpus || !vm->boot || !vm->addrs)
-		abort();
-	for (unsigned i = 0; i < n; i++) {
-		vm->addrs[i] = (struct apic_addr){.id = i, .dfr = 0xffffffffu};
-		vm->boot[i].drop_state = VCPU_NSTATES;
-	}
 	for (unsigned i = 0; i < alloc; i++) {
-		struct vcpu *v = calloc(1, sizeof(*v));
-		if (!v || !(v->run = calloc(1, sizeof(*v->run))))
+		struct vcpu *v;
+		if (vm_vcpu_get(vm, i, &v) < 0)
 			abort();
-		v->vm = vm;
-		v->id = i;
-		v->fd = -1;
-		pthread_mutex_init(&v->mtx, NULL);
-		vm->vcpus[i] = v;
-		vm->nallocated++;
 		fx->tv[i].fx = fx;
 		fx->tv[i].v = v;
 	}
@@ -186,21 +172,7 @@ static void fx_free(struct fixture *fx)
 		vcpu_notify(t->v);
 		pthread_join(t->th, NULL);
 	}
-	for (unsigned i = 0; i < fx->n; i++) {
-		struct vcpu *v = vm->vcpus[i];
-		if (!v)
-			continue;
-		pthread_mutex_destroy(&v->mtx);
-		free(v->run);
-		free(v);
-	}
-	free(vm->vcpus);
-	free(vm->boot);
-	free(vm->addrs);
-	pthread_mutex_destroy(&vm->lock);
-	pthread_mutex_destroy(&vm->rv_mtx);
-	pthread_cond_destroy(&vm->rv_cond);
-	free(vm);
+	vm_destroy(vm);
 	pthread_mutex_destroy(&fx->tmtx);
 	pthread_cond_destroy(&fx->tcond);
 	free(fx);
