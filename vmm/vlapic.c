@@ -236,16 +236,19 @@ static uint32_t timer_ccr(const struct vlapic *vl)
 	return c > icr ? icr : (uint32_t)c;
 }
 
-/* Register state common to power-on and INIT (SDM 10.4.7.1 / 10.4.7.3). Lock held. */
-static void reset_regs(struct vlapic *vl)
+/* Register state after power-on (keep_id false: SDM 10.4.7.1, also a global
+ * disable, 10.4.3) or INIT (keep_id true: 10.4.7.3, "the APIC ID ... unaffected";
+ * KVM's kvm_lapic_reset() sets the xAPIC ID only when !init_event). Lock held. */
+static void reset_regs(struct vlapic *vl, bool keep_id)
 {
+	uint32_t id = keep_id && !x2mode(vl) ? vl->cur_id : vl->id;
 	memset(vl->regs, 0, sizeof(vl->regs));
 	vl->esr_pending = 0;
 	vl->tsc_deadline = 0;
 	timer_stop(vl);
-	/* The initial ID again (SDM 10.4.7.1; at INIT as KVM does, see vlapic.h). */
-	vl->regs[REG(APIC_OFF_ID)] = x2mode(vl) ? vl->id : (vl->id << 24);
-	set_cur_id(vl, vl->id);
+	/* In x2APIC mode the ID is always the initial one (10.12.5.1). */
+	vl->regs[REG(APIC_OFF_ID)] = x2mode(vl) ? vl->id : (id << 24);
+	set_cur_id(vl, id);
 	vl->regs[REG(APIC_OFF_VER)] = APIC_VERSION | (APIC_MAX_LVT << 16) | APIC_VER_EOI_SUPPRESS;
 	vl->regs[REG(APIC_OFF_DFR)] = 0xffffffffu;
 	vl->regs[REG(APIC_OFF_SVR)] = 0xff;
@@ -279,7 +282,7 @@ struct vlapic *vlapic_create(uint32_t id, bool bsp, bool x2apic_capable, unsigne
 	if (!x2apic_capable)
 		vl->base_reserved |= APIC_BASE_EXTD;
 	vl->apic_base = GMEM_LAPIC_BASE | APIC_BASE_EN | (bsp ? APIC_BASE_BSP : 0);
-	reset_regs(vl);
+	reset_regs(vl, false); /* power-on */
 	return vl;
 }
 
@@ -295,7 +298,7 @@ void vlapic_destroy(struct vlapic *vl)
 void vlapic_init_reset(struct vlapic *vl)
 {
 	pthread_mutex_lock(&vl->lock);
-	reset_regs(vl);
+	reset_regs(vl, true);
 	pthread_mutex_unlock(&vl->lock);
 }
 
@@ -352,7 +355,7 @@ int vlapic_set_apicbase(struct vlapic *vl, uint64_t val)
 	vl->apic_base = (val & ~APIC_BASE_BSP) | (old & APIC_BASE_BSP);
 	if (old_en && !new_en) {
 		/* Global disable (SDM 10.4.3): the APIC returns to its power-up register state. */
-		reset_regs(vl);
+		reset_regs(vl, false);
 	} else if (!old_x2 && new_x2) {
 		/* Entering x2APIC mode (SDM 10.12.5.1): ID becomes the 32-bit x2APIC ID,
 		 * LDR is derived from it, DFR is gone; the rest is kept. */
@@ -363,7 +366,7 @@ int vlapic_set_apicbase(struct vlapic *vl, uint64_t val)
 		vl->regs[REG(APIC_OFF_ICR_HI)] = 0;
 		publish(vl);
 	} else if (!old_en && new_en) {
-		reset_regs(vl);
+		reset_regs(vl, false);
 	}
 	pthread_mutex_unlock(&vl->lock);
 	return 0;

@@ -106,8 +106,9 @@ struct vlapic *vlapic_create(uint32_t id, bool bsp, bool x2apic_capable, unsigne
 			     struct apic_addr *pub, const struct vlapic_ops *ops);
 void vlapic_destroy(struct vlapic *vl);
 
-/* INIT reset (SDM 10.4.7.3): keeps the APIC base and x2APIC mode, restores the
- * initial APIC ID (as KVM does: a rewritten xAPIC ID does not survive INIT);
+/* INIT reset (SDM 10.4.7.3): keeps the APIC base, x2APIC mode and the APIC ID
+ * (a rewritten xAPIC ID survives INIT, as on hardware and in KVM's
+ * kvm_lapic_reset(init_event); a power-on or global disable restores it);
  * SVR = 0xff (software disabled), LVTs masked, DFR all ones, LDR 0 in xAPIC mode,
  * IRR/ISR/TMR/ESR/ICR/timer cleared. */
 void vlapic_init_reset(struct vlapic *vl);
