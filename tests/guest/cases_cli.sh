@@ -100,3 +100,23 @@ if [ -z "${CASE_PREFIX:-}" ] && [ "$HYVE_TIER" = host ] && { [ -z "$FILTER" ] ||
 	r=$(tools/dsdt-aml --check 2>&1) && r=
 	verdict acpi/dsdt-current "$r"
 fi
+
+# tools/timeline's bad inputs: one error line each and status 2.
+timeline_error() { # NAME WANT_RE ARGS...
+	local n=$1 re=$2 out rc why=
+	shift 2
+	out=$(tools/timeline "$@" 2>&1 >/dev/null)
+	rc=$?
+	[ "$rc" = 2 ] || why="status $rc, want 2"
+	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && [[ $out =~ $re ]] || why="${why:+$why; }stderr '$out', want one line /$re/"
+	verdict "$n" "$why"
+}
+if [ -z "${CASE_PREFIX:-}" ] && [ "$HYVE_TIER" = host ] && { [ -z "$FILTER" ] || [[ cli/timeline-errors =~ $FILTER ]]; } &&
+	case_start cli/timeline-errors; then
+	printf 'not json\n' >"$TMPD/tl-bad.json"
+	printf '{"event":"start","t_ns":0}\n{"event":"end","t_ns":5000000,"status":0,"allocated":1,"started":1,"ipis":0}\n' >"$TMPD/tl-ok.json"
+	timeline_error cli/timeline-errors/missing '^timeline: cannot read /nonexistent/t\.json: No such file' /nonexistent/t.json
+	timeline_error cli/timeline-errors/not-json '^timeline: .*tl-bad\.json:1: not a JSON object' "$TMPD/tl-bad.json"
+	timeline_error cli/timeline-errors/window '^timeline: the window 4\.000-1\.000 ms is empty$' "$TMPD/tl-ok.json" --from 4 --to 1
+	timeline_error cli/timeline-errors/option "^timeline: unknown option '--bogus'" "$TMPD/tl-ok.json" --bogus
+fi
