@@ -255,9 +255,10 @@ class Figures:
                 self.guest_khz[cfg.key] = int(f["tsc_khz"])
 
 
-def boot(opts, figs, cfg, guest, cpus, append, timeout, ready=None):
+def boot(opts, figs, cfg, guest, cpus, append, timeout, ready=None, extra=()):
     elf = os.path.join(opts.build, "bench", guest + ".elf")
-    r = run_guest(cfg.argv(opts, elf, cpus, append, timeout), timeout + 5, ready=ready)
+    argv = cfg.argv(opts, elf, cpus, append, timeout)
+    r = run_guest(argv[:1] + list(extra) + argv[1:], timeout + 5, ready=ready)
     figs.note_run(cfg, r)
     if opts.verbose:
         print(f"    {cfg.label:32} {guest} cpus={cpus} {append or ''}: status {r.status}, "
@@ -314,6 +315,56 @@ def bench_ipi(opts, figs, configs, rep):
             for fig in figs_here:
                 if not figs.failed(fig, cfg):
                     take(figs, cfg, r, fig, recs.get(fig[2]), lambda f: int(f["cycles"]) / int(f["n"]))
+
+
+EXIT_KINDS = ("icr", "eoi", "apic", "hlt", "window", "kick", "io", "mmio", "msr", "other")
+IPI_EXIT_ROUNDS = 500
+
+
+def hyve_exits(r):
+    """hyve -v's 'exits=N (icr=N ...); interrupts injected=N pv-eoi=N' line
+    -> {kind: N, "injected": N, "pv_eoi": N}, or None."""
+    for ln in r.err:
+        if ln.startswith("hyve: exits="):
+            out = {}
+            for w in ln.replace("(", " ").replace(")", " ").replace(";", " ").split():
+                k, eq, v = w.partition("=")
+                if eq and v.isdigit():
+                    out[k.replace("-", "_")] = int(v)
+            return out
+    return None
+
+
+def bench_exits(opts, figs, configs, rep):
+    """Exits to user space per IPI round trip, by kind, from hyve's own
+    statistics: a boot with IPI_EXIT_ROUNDS timed round trips minus one
+    with none (the same boot, warm-up and start-up otherwise), divided by
+    IPI_EXIT_ROUNDS; with and without PV EOI. Counts, not times: one run."""
+    for apic in ("xapic", "x2apic"):
+        for wait in opts.ipi_waits:
+            for pv in ("pveoi", "nopveoi"):
+                fig = ("ipi_exits", apic, wait, pv)
+                for cfg in configs:
+                    if figs.failed(fig, cfg):
+                        continue
+                    words = (["x2apic"] if apic == "x2apic" else []) + ["nohalt" if wait == "spin" else "nospin"]
+                    words += [] if pv == "pveoi" else ["nopveoi"]
+                    counts = []
+                    for n in (IPI_EXIT_ROUNDS, 0):
+                        r = boot(opts, figs, cfg, "bench_ipi", 2, " ".join(words + [f"rounds={n}"]),
+                                 opts.timeout * 3, extra=["-v"])
+                        rec = next((f for k, f in r.records if k == "ipi_rtt"), None)
+                        ex = hyve_exits(r)
+                        if rec is None or ex is None:
+                            figs.fail(fig, cfg, describe_failure(r) if rec is None else "no exit statistics "
+                                      "on stderr (a hyve without them?)")
+                            break
+                        counts.append((ex, rec.get("pveoi") == "1"))
+                    if len(counts) == 2:
+                        (a, used), (b, _) = counts
+                        per = {k: (a.get(k, 0) - b.get(k, 0)) / IPI_EXIT_ROUNDS for k in a}
+                        per["pveoi_used"] = used
+                        figs.add(fig, cfg, per)
 
 
 def bench_mem(opts, figs, configs, rep):
@@ -497,6 +548,36 @@ def table_rows(figs, configs):
     return rows
 
 
+def exits_table(figs, configs):
+    """Exits per IPI round trip, by kind (hyve's statistics)."""
+    if "exits" not in figs.only:
+        return []
+    kinds = [k for k in EXIT_KINDS if k not in ("io", "mmio", "msr")]
+    md = ["", "**Exits to user space per IPI round trip, by kind (hyve's statistics: (a boot with "
+          f"{IPI_EXIT_ROUNDS} round trips − the same boot with none) / {IPI_EXIT_ROUNDS}; one run each)**", "",
+          "| figure | build | " + " | ".join(kinds) + " | all | interrupts injected | EOIs through PV EOI |",
+          "|---|---|" + "---|" * (len(kinds) + 3)]
+    for apic in ("xapic", "x2apic"):
+        for wait, wl in (("spin", "receiver spins"), ("halt", "receiver halted")):
+            for pv in ("pveoi", "nopveoi"):
+                fig = ("ipi_exits", apic, wait, pv)
+                for c in configs:
+                    if c.kind != "hyve" or c.key.endswith(HYVE_SPIN.key):
+                        continue
+                    label = f"{apic}, {wl}, {'PV EOI offered' if pv == 'pveoi' else 'guest writes EOI'}"
+                    vals = figs.get(fig, c)
+                    if not vals:
+                        err = figs.errors.get(fig, {}).get(c.key, "not measured")
+                        md.append(f"| {label} | {c.label} | {err.replace('|', '/')} |" + " |" * (len(kinds) + 2))
+                        continue
+                    v = vals[0]
+                    tot = sum(v.get(k, 0) for k in EXIT_KINDS)
+                    used = "" if pv == "nopveoi" or v.get("pveoi_used") else " (not offered)"
+                    md.append(f"| {label}{used} | {c.label} | " + " | ".join(f"{v.get(k, 0):.2f}" for k in kinds)
+                              + f" | {tot:.2f} | {v.get('injected', 0):.2f} | {v.get('pv_eoi', 0):.2f} |")
+    return md
+
+
 def render(figs, configs, header):
     rows = table_rows(figs, configs)
     keys = {c.key for c in configs}
@@ -513,6 +594,7 @@ def render(figs, configs, header):
         vals = [cells[c.key].text.replace("|", "/") for c in configs]
         vals += [(r1, r2, r3)[i] for i in ratio_cols]
         md.append(f"| {label} | " + " | ".join(vals) + " |")
+    md += exits_table(figs, configs)
     md += ["", "Cells: median of the runs the section title gives (n= when fewer gave a figure), then ± half "
            "the interquartile range in % of the median; "
            "cycles are TSC cycles, converted with each configuration's TSC frequency. "
@@ -554,7 +636,8 @@ def main():
                     "(default 15)")
     ap.add_argument("--ipi-reps", type=int, default=7, help="repetitions of the IPI figures (default 7)")
     ap.add_argument("--mem-reps", type=int, default=5, help="repetitions of each memory figure (default 5)")
-    ap.add_argument("--only", default="apboot,exit,ipi,mem,linux", help="comma list of apboot,exit,ipi,mem,linux")
+    ap.add_argument("--only", default="apboot,exit,ipi,exits,mem,linux", help="comma list of apboot,exit,ipi,"
+                    "exits (hyve's exits per IPI round trip, by kind),mem,linux")
     ap.add_argument("--linux-silence", type=float, default=120, help="seconds without any console output after "
                     "which a Linux boot counts as hung (default 120)")
     ap.add_argument("--linux-kernels", default="debian,small", help="Linux boot figure: comma list of debian "
@@ -608,6 +691,8 @@ def main():
     plan = [("apboot", bench_apboot, configs, opts.reps),
             ("exit", bench_exit, [c for c in configs if not c.key.endswith(HYVE_SPIN.key)], opts.reps),
             ("ipi", bench_ipi, [c for c in configs if not c.key.endswith(HYVE_SPIN.key)], opts.ipi_reps),
+            ("exits", bench_exits, [c for c in configs if c.kind == "hyve" and not c.key.endswith(HYVE_SPIN.key)],
+             1),
             ("mem", bench_mem, [c for c in configs if c.key in (HYVE_IPI.key, QEMU_KVM.key,
                                                                 COMPARE_PREFIX + HYVE_IPI.key)], opts.mem_reps),
             # QEMU's kernel-irqchip=off hangs once a second vCPU halts (see

@@ -15,9 +15,11 @@
 
 /* KVM paravirtual features (Documentation/virt/kvm/x86/cpuid.rst) that work
  * without KVM's in-kernel LAPIC: kvmclock (CLOCKSOURCE, CLOCKSOURCE2, STABLE),
- * NOP_IO_DELAY, STEAL_TIME and PV_TLB_FLUSH. PV_EOI, PV_UNHALT, PV_SEND_IPI,
- * ASYNC_PF* and MSI_EXT_DEST_ID need it and would lose interrupts or IPIs. */
-#define KVM_FEATURES_KEPT ((1u << 0) | (1u << 1) | (1u << 3) | (1u << 5) | (1u << 9) | (1u << 24))
+ * NOP_IO_DELAY, STEAL_TIME and PV_TLB_FLUSH; and PV_EOI (bit 6), which hyve's
+ * vLAPIC implements itself (vcpu_lapic.c). PV_UNHALT, PV_SEND_IPI, ASYNC_PF*
+ * and MSI_EXT_DEST_ID need KVM's LAPIC and would lose interrupts or IPIs. */
+#define KVM_FEATURES_KEPT \
+	((1u << 0) | (1u << 1) | (1u << 3) | (1u << 5) | (1u << 6) | (1u << 9) | (1u << 24))
 #define KVM_LEAF_BASE 0x40000100u /* where hyve puts KVM's leaves, after its own */
 
 #define TOPO_LEVEL_SMT 1u

@@ -26,6 +26,11 @@ void vcpu_init_reset(struct vcpu *v, void *arg)
 	(void)arg;
 	struct vm *vm = v->vm;
 	vlapic_init_reset(v->vlapic);
+	/* KVM PV EOI is off after INIT (KVM: kvm_lapic_reset()); this thread
+	 * is the owner's, or no thread runs the vCPU. */
+	v->pv_eoi_msr = 0;
+	v->pv_eoi_flag = NULL;
+	v->pv_eoi_vec = 0;
 	pthread_mutex_lock(&v->mtx);
 	v->nmi_pending = 0;
 	v->start_pending = false;

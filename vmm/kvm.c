@@ -85,8 +85,10 @@ int kvm_vm_setup(int vm_fd, char *err, size_t errlen)
 		snprintf(err, errlen, "KVM_CAP_X86_USER_SPACE_MSR: %s (kernel too old?)", strerror(-r));
 		return r;
 	}
-	/* IA32_APIC_BASE and IA32_TSC_DEADLINE are ours: KVM would handle the first
-	 * itself and silently drop the second (api.rst 4.97, KVM_X86_SET_MSR_FILTER). */
+	/* IA32_APIC_BASE, IA32_TSC_DEADLINE and KVM's PV EOI MSR are ours: KVM would
+	 * handle the first and the third itself (without using the PV EOI word:
+	 * that is its in-kernel LAPIC's) and silently drop the second (api.rst
+	 * 4.97, KVM_X86_SET_MSR_FILTER). */
 	static const uint8_t deny = 0; /* bitmap bit 0 clear: deny -> exit with reason FILTER */
 	struct kvm_msr_filter f;
 	memset(&f, 0, sizeof(f));
@@ -96,6 +98,9 @@ int kvm_vm_setup(int vm_fd, char *err, size_t errlen)
 						     .bitmap = (uint8_t *)&deny};
 	f.ranges[1] = (struct kvm_msr_filter_range){.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
 						     .nmsrs = 1, .base = MSR_IA32_TSC_DEADLINE,
+						     .bitmap = (uint8_t *)&deny};
+	f.ranges[2] = (struct kvm_msr_filter_range){.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+						     .nmsrs = 1, .base = MSR_KVM_PV_EOI_EN,
 						     .bitmap = (uint8_t *)&deny};
 	r = xioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f);
 	if (r < 0) {

@@ -100,6 +100,7 @@ static int inject(struct vcpu *v)
 		uint8_t ev = v->vm->pic_ops->intack(v->vm->pic_ctx);
 		if ((r = kvm_inject_irq(v->fd, ev)) < 0)
 			return r;
+		owner_count(&v->injected);
 		run->ready_for_interrupt_injection = 0;
 		if (vcpu_extint_pending(v) || vlapic_pending_intr(v->vlapic) >= 0)
 			run->request_interrupt_window = 1;
@@ -111,6 +112,7 @@ static int inject(struct vcpu *v)
 		if (run->ready_for_interrupt_injection) {
 			if ((r = kvm_inject_irq(v->fd, (uint8_t)vec)) < 0)
 				return r;
+			owner_count(&v->injected);
 			vlapic_intr_accepted(v->vlapic, (uint8_t)vec);
 			run->ready_for_interrupt_injection = 0; /* one per entry */
 			vec = vlapic_pending_intr(v->vlapic);
@@ -324,6 +326,47 @@ static kvm_exit_fn *const kvm_exit_handlers[] = {
 	[KVM_EXIT_FAIL_ENTRY] = on_fail_entry,
 };
 
+#define X2APIC_MSR_EOI 0x80b
+#define X2APIC_MSR_ICR 0x830
+#define XAPIC_EOI 0x0b0
+#define XAPIC_ICR_LO 0x300
+#define XAPIC_ICR_HI 0x310
+
+/* What an exit was, for the statistics (vmm.h: enum vm_exit_kind). */
+static enum vm_exit_kind exit_kind(struct vcpu *v)
+{
+	const struct kvm_run *run = v->run;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		return VM_EXK_IO;
+	case KVM_EXIT_MMIO: {
+		uint64_t base = vlapic_mmio_base(v->vlapic), gpa = run->mmio.phys_addr;
+		if (!base || gpa < base || gpa - base >= APIC_PAGE_SIZE)
+			return VM_EXK_MMIO;
+		uint64_t reg = (gpa - base) & ~0xfull;
+		return reg == XAPIC_ICR_LO || reg == XAPIC_ICR_HI ? VM_EXK_ICR
+		       : reg == XAPIC_EOI			   ? VM_EXK_EOI
+								   : VM_EXK_APIC;
+	}
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		if (run->msr.index == X2APIC_MSR_ICR)
+			return VM_EXK_ICR;
+		if (run->msr.index == X2APIC_MSR_EOI)
+			return VM_EXK_EOI;
+		return (run->msr.index >= MSR_X2APIC_FIRST && run->msr.index <= MSR_X2APIC_LAST) ||
+				       run->msr.index == MSR_IA32_APIC_BASE
+			       ? VM_EXK_APIC
+			       : VM_EXK_MSR;
+	case KVM_EXIT_HLT:
+		return VM_EXK_HLT;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		return VM_EXK_WINDOW;
+	default:
+		return VM_EXK_OTHER;
+	}
+}
+
 int vm_run(struct vcpu *v, struct vm_exit *ex)
 {
 	struct vm *vm = v->vm;
@@ -365,16 +408,21 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 			__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
 		}
 		v->entered = true;
+		vcpu_pv_eoi_arm(v);
 		r = kvm_vcpu_run(v->fd);
+		vcpu_pv_eoi_sync(v);
 		__atomic_store_n(&v->in_guest, 0, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		v->io_pending = false;
 		vlapic_set_cr8(v->vlapic, (uint8_t)run->cr8);
 		v->if_flag = run->if_flag;
-		if (r == -EINTR)
+		if (r == -EINTR) {
+			owner_count(&v->exits[VM_EXK_KICK]);
 			continue;
+		}
 		if (r < 0)
 			return r;
+		owner_count(&v->exits[exit_kind(v)]);
 
 		ex->vcpu = v->id;
 		ex->rsvd = 0;

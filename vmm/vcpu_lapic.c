@@ -67,8 +67,66 @@ uint64_t vcpu_guest_tsc(void *ctx)
 	return x86_rdtsc() + (uint64_t)v->tsc_offset;
 }
 
+/* KVM's paravirtual EOI (Linux Documentation/virt/kvm/x86/msr.rst and
+ * cpuid.rst, KVM_FEATURE_PV_EOI): the guest names a 4-byte-aligned word of
+ * its RAM; bit 0 of its first byte set by the hypervisor means "the highest
+ * interrupt in service needs no EOI write: clear this bit instead". KVM does
+ * this only for its in-kernel LAPIC; hyve does it for its own, with KVM's
+ * rules (vlapic_pv_eoi_vector) and its MSR semantics (lapic.c,
+ * kvm_lapic_set_pv_eoi: a misaligned address or one outside RAM is #GP; a
+ * write with bit 0 clear turns it off). The flag is touched only by the
+ * owner thread while the vCPU is out of the guest, as on KVM. */
+#define KVM_MSR_ENABLED 1ull
+#define PV_EOI_PENDING 1u
+
+static int pv_eoi_msr(struct vcpu *v, bool wr, uint64_t *data)
+{
+	if (!wr) {
+		*data = v->pv_eoi_msr;
+		return 0;
+	}
+	uint64_t gpa = *data & ~KVM_MSR_ENABLED;
+	uint8_t *flag = NULL;
+	if (gpa & 3)
+		return -EINVAL;
+	if ((*data & KVM_MSR_ENABLED) && !(flag = gmem_ptr(&v->vm->mem, gpa, 4)))
+		return -EINVAL;
+	vcpu_pv_eoi_sync(v); /* a flag set for the old word is settled first */
+	v->pv_eoi_msr = *data;
+	v->pv_eoi_flag = flag;
+	return 0;
+}
+
+void vcpu_pv_eoi_sync(struct vcpu *v)
+{
+	if (!v->pv_eoi_vec)
+		return;
+	uint8_t vec = v->pv_eoi_vec, f = __atomic_load_n(v->pv_eoi_flag, __ATOMIC_RELAXED);
+	v->pv_eoi_vec = 0;
+	if (f & PV_EOI_PENDING) {
+		/* Not ended yet: the guest writes EOI unless the next entry sets
+		 * the flag again. */
+		__atomic_store_n(v->pv_eoi_flag, (uint8_t)(f & ~PV_EOI_PENDING), __ATOMIC_RELAXED);
+		return;
+	}
+	vlapic_pv_eoi(v->vlapic, vec);
+	owner_count(&v->pv_eoi);
+}
+
+void vcpu_pv_eoi_arm(struct vcpu *v)
+{
+	if (!v->pv_eoi_flag)
+		return;
+	int vec = vlapic_pv_eoi_vector(v->vlapic);
+	if (vec < 0)
+		return;
+	uint8_t f = __atomic_load_n(v->pv_eoi_flag, __ATOMIC_RELAXED);
+	__atomic_store_n(v->pv_eoi_flag, (uint8_t)(f | PV_EOI_PENDING), __ATOMIC_RELAXED);
+	v->pv_eoi_vec = (uint8_t)vec;
+}
+
 /* An MSR exit (KVM_EXIT_X86_RDMSR/WRMSR: IA32_APIC_BASE, IA32_TSC_DEADLINE, the
- * x2APIC range; the MSR filter sends nothing else). */
+ * x2APIC range, MSR_KVM_PV_EOI_EN; the MSR filter sends nothing else). */
 int vcpu_apic_msr(struct vcpu *v, bool wr, uint32_t idx, uint64_t *data)
 {
 	int r;
@@ -87,6 +145,8 @@ int vcpu_apic_msr(struct vcpu *v, bool wr, uint32_t idx, uint64_t *data)
 		else
 			*data = vlapic_tsc_deadline_read(v->vlapic);
 		r = 0;
+	} else if (idx == MSR_KVM_PV_EOI_EN) {
+		r = pv_eoi_msr(v, wr, data);
 	} else if (idx >= MSR_X2APIC_FIRST && idx <= MSR_X2APIC_LAST) {
 		uint64_t val = *data;
 		r = wr ? vlapic_wrmsr(v->vlapic, idx, val) : vlapic_rdmsr(v->vlapic, idx, &val);

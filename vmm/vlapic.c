@@ -745,6 +745,30 @@ void vlapic_intr_accepted(struct vlapic *vl, uint8_t vector)
 	pthread_mutex_unlock(&vl->lock);
 }
 
+int vlapic_pv_eoi_vector(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	int v = bank_highest(vl->regs, APIC_OFF_ISR0);
+	if (v >= 0 && (bank_highest(vl->regs, APIC_OFF_IRR0) >= 0 ||
+		       bank_test(vl->regs, APIC_OFF_TMR0, (uint8_t)v)))
+		v = -1;
+	pthread_mutex_unlock(&vl->lock);
+	return v;
+}
+
+void vlapic_pv_eoi(struct vlapic *vl, uint8_t vector)
+{
+	int bcast = -1;
+	pthread_mutex_lock(&vl->lock);
+	if (bank_highest(vl->regs, APIC_OFF_ISR0) == (int)vector)
+		bcast = do_eoi(vl);
+	pthread_mutex_unlock(&vl->lock);
+	/* The TMR bit was clear when the flag was set, and only an interrupt
+	 * accepted since (none: IRR was empty and the guest ran) could set it. */
+	if (bcast >= 0 && vl->ops && vl->ops->eoi)
+		vl->ops->eoi(vl->ops->ctx, (uint8_t)bcast);
+}
+
 uint8_t vlapic_get_cr8(struct vlapic *vl)
 {
 	pthread_mutex_lock(&vl->lock);

@@ -52,6 +52,7 @@ enum {
 #define MSR_IA32_APIC_BASE 0x1b
 #define MSR_X2APIC_FIRST 0x800
 #define MSR_X2APIC_LAST 0x8ff
+#define MSR_KVM_PV_EOI_EN 0x4b564d04 /* KVM's paravirtual EOI (vlapic_pv_eoi_vector) */
 
 /* IA32_APIC_BASE bits (SDM 10.4.4, 10.12.1). */
 #define APIC_BASE_BSP (1ULL << 8)
@@ -145,6 +146,19 @@ void vlapic_set_error(struct vlapic *vl, uint32_t esr_bits);
 int vlapic_pending_intr(struct vlapic *vl);
 /* The vCPU layer injected `vector`: IRR -> ISR, PPR updated (SDM 10.8.4). */
 void vlapic_intr_accepted(struct vlapic *vl, uint8_t vector);
+
+/* KVM's paravirtual EOI (Linux Documentation/virt/kvm/x86/msr.rst,
+ * MSR_KVM_PV_EOI_EN), which hyve implements itself: before an entry the
+ * vCPU layer may let the guest end the highest in-service vector by clearing
+ * a flag in its memory instead of writing EOI. Allowed (returns that vector)
+ * only when nothing is requested (IRR empty: an EOI that would let another
+ * interrupt in must exit so that it is injected) and the vector needs no EOI
+ * broadcast (TMR clear: edge-triggered, SDM 10.8.5); else -1. These are
+ * KVM's conditions (lapic.c, apic_sync_pv_eoi_to_guest). */
+int vlapic_pv_eoi_vector(struct vlapic *vl);
+/* The guest cleared the flag set for `vector`: an EOI, if that vector is
+ * still the highest in service (an INIT in between leaves nothing to end). */
+void vlapic_pv_eoi(struct vlapic *vl, uint8_t vector);
 
 /* The timer's deadline passed (called by the owner of timer_arm, on any
  * thread): sets the LVT timer vector in IRR unless masked and re-arms a

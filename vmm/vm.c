@@ -473,6 +473,17 @@ enum vm_suspend_how vm_suspended(struct vm *vm)
 	return (enum vm_suspend_how)__atomic_load_n(&vm->suspend_how, __ATOMIC_SEQ_CST);
 }
 
+const char *vm_exit_kind_name(enum vm_exit_kind k)
+{
+	static const char *const names[VM_EXK_N] = {
+		[VM_EXK_ICR] = "icr", [VM_EXK_EOI] = "eoi",	[VM_EXK_APIC] = "apic",
+		[VM_EXK_HLT] = "hlt", [VM_EXK_WINDOW] = "window", [VM_EXK_KICK] = "kick",
+		[VM_EXK_IO] = "io",   [VM_EXK_MMIO] = "mmio",	[VM_EXK_MSR] = "msr",
+		[VM_EXK_OTHER] = "other",
+	};
+	return (unsigned)k < VM_EXK_N ? names[k] : "?";
+}
+
 void vm_get_stats(struct vm *vm, struct vm_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -480,6 +491,15 @@ void vm_get_stats(struct vm *vm, struct vm_stats *st)
 	st->configured = vm->ncpus;
 	st->allocated = vm->nallocated;
 	st->started = vm->nstarted;
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		const struct vcpu *v = vm->vcpus[i];
+		if (!v)
+			continue;
+		for (unsigned k = 0; k < VM_EXK_N; k++)
+			st->exits[k] += __atomic_load_n(&v->exits[k], __ATOMIC_RELAXED);
+		st->injected += __atomic_load_n(&v->injected, __ATOMIC_RELAXED);
+		st->pv_eoi += __atomic_load_n(&v->pv_eoi, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&vm->lock);
 	st->ipis = __atomic_load_n(&vm->st_ipis, __ATOMIC_RELAXED);
 	st->startup_dropped = __atomic_load_n(&vm->st_startup_dropped, __ATOMIC_RELAXED);

@@ -113,6 +113,14 @@ struct vcpu {
 	struct vm_timer window_timer; /* (c) PVM: re-check an open interrupt window */
 	bool window_armed;        /* (o) window_timer is armed */
 	int64_t tsc_offset;       /* (c) guest TSC - host TSC */
+	uint64_t pv_eoi_msr;      /* (o) MSR_KVM_PV_EOI_EN as written (0: off; INIT clears it) */
+	uint8_t *pv_eoi_flag;     /* (o) its guest byte (bit 0: "this EOI needs no exit"), or NULL */
+	uint8_t pv_eoi_vec;       /* (o) the vector whose flag was set before this entry; 0: none
+				   * (vectors 0-15 are never in service) */
+	uint64_t pv_eoi;          /* (o) EOIs the guest did through the flag (relaxed atomics) */
+	uint64_t exits[VM_EXK_N]; /* (o) exits by kind; stored by the owner with relaxed
+				   * atomics, read the same way by vm_get_stats() */
+	uint64_t injected;        /* (o) likewise: KVM_INTERRUPTs */
 	cpuset_t spinup_pending;  /* (o) legacy protocol: APs still to report as SPINUP_AP */
 	uint64_t spinup_rip;      /* (o) */
 };
@@ -213,6 +221,12 @@ static inline void vcpu_queue_nmi(struct vcpu *vcpu)
 	if (vcpu->nmi_pending < 2)
 		vcpu->nmi_pending++;
 }
+/* A counter only its owner thread writes and other threads read (relaxed
+ * atomics: no lock, no data race, a plain add in the generated code). */
+static inline void owner_count(uint64_t *ctr)
+{
+	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
 /* The owner (vcpu->mtx held) sleeps until the next vcpu_notify(); returns with
  * the mutex held again, possibly spuriously: the caller looks again. */
 void vcpu_wait_locked(struct vcpu *vcpu);
@@ -254,6 +268,11 @@ void vcpu_window_poll(struct vcpu *v, bool window_requested);
 /* Owner: an MSR exit (wr: WRMSR) of MSR idx; *data in or out. Returns 0, or
  * nonzero when the access must fault (#GP). */
 int vcpu_apic_msr(struct vcpu *v, bool wr, uint32_t idx, uint64_t *data);
+/* KVM PV EOI (vcpu_lapic.c), owner thread: after every KVM_RUN, an EOI the
+ * guest did through its flag; before every entry, set the flag when the
+ * vLAPIC allows it. */
+void vcpu_pv_eoi_sync(struct vcpu *v);
+void vcpu_pv_eoi_arm(struct vcpu *v);
 /* Owner: true if the MMIO access hit its own APIC page (then handled here). */
 bool vcpu_apic_mmio(struct vcpu *v, uint64_t gpa, unsigned len, bool is_write, uint8_t *data);
 

@@ -8,6 +8,25 @@ volatile uint32_t apic_x2mode;
 
 bool cpu_has_x2apic(void) { return (cpuid(1, 0).ecx >> 21) & 1; }
 
+bool pv_eoi_offered(void)
+{
+	if (!((cpuid(1, 0).ecx >> 31) & 1)) /* CPUID.1:ECX[31]: a hypervisor is present */
+		return false;
+	for (uint32_t base = 0x40000000u; base < 0x40010000u; base += 0x100) {
+		struct cpuid_regs r = cpuid(base, 0);
+		if (r.ebx == 0x4b4d564bu && r.ecx == 0x564b4d56u && r.edx == 0x4du) /* "KVMKVMKVM\0\0\0" */
+			return r.eax >= base + 1 && ((cpuid(base + 1, 0).eax >> 6) & 1);
+	}
+	return false;
+}
+
+void pv_eoi_enable(volatile uint32_t *word)
+{
+	if (word)
+		*word = 0;
+	wrmsr(MSR_KVM_PV_EOI_EN, word ? (uint64_t)(uintptr_t)word | 1 : 0);
+}
+
 void x2apic_enable_self(void)
 {
 	uint64_t base = rdmsr(MSR_APIC_BASE);

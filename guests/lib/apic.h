@@ -105,6 +105,28 @@ static inline uint32_t apic_id(void) { return apic_x2mode ? (uint32_t)rdmsr(MSR_
 
 static inline void apic_eoi(void) { apic_write(APIC_EOI, 0); }
 
+/* KVM's paravirtual EOI (Linux Documentation/virt/kvm/x86/msr.rst,
+ * MSR_KVM_PV_EOI_EN), as Linux guests use it: each CPU hands the hypervisor
+ * a 4-byte-aligned word; when the hypervisor set its bit 0 before the guest
+ * took an interrupt, the handler ends the interrupt by clearing that bit
+ * instead of writing EOI (no exit). pv_eoi_offered(): a "KVMKVMKVM" CPUID
+ * leaf 0x40000000 + n * 0x100 whose next leaf has EAX bit 6
+ * (KVM_FEATURE_PV_EOI). pv_eoi_enable(): on this CPU (word NULL: off). */
+#define MSR_KVM_PV_EOI_EN 0x4b564d04
+bool pv_eoi_offered(void);
+void pv_eoi_enable(volatile uint32_t *word);
+/* The EOI of an edge-triggered interrupt on the CPU that owns `word`. */
+static inline void pv_eoi_end(volatile uint32_t *word)
+{
+	uint8_t was;
+	/* BTR: one instruction, atomic with respect to this CPU (what the
+	 * protocol needs: the hypervisor touches the word only while this CPU
+	 * is out of the guest). */
+	__asm__ volatile("btrl $0, %0; setc %1" : "+m"(*word), "=q"(was) : : "memory", "cc");
+	if (!was)
+		apic_eoi();
+}
+
 /* CPUID.1:ECX[21] */
 bool cpu_has_x2apic(void);
 /* Switches this CPU's APIC to x2APIC mode (EN and EXTD set; a no-op if it

@@ -140,8 +140,29 @@ void vm_pic_intr(struct vm *vm, bool level);
 int vm_vcpu_dump(struct vcpu *vcpu, char *buf, size_t len);
 
 /* --- observability (smp-spec 5) --- */
+/* Exits to user space (returns from KVM_RUN), by what they were: the figure
+ * the cost of an interrupt comes down to (docs/performance.md). */
+enum vm_exit_kind {
+	VM_EXK_ICR = 0,  /* an ICR access (xAPIC MMIO 0x300/0x310, x2APIC MSR 0x830) */
+	VM_EXK_EOI,      /* an EOI write (xAPIC 0xb0, x2APIC 0x80b) */
+	VM_EXK_APIC,     /* any other local APIC register */
+	VM_EXK_HLT,      /* HLT */
+	VM_EXK_WINDOW,   /* the interrupt window opened */
+	VM_EXK_KICK,     /* KVM_RUN interrupted by a kick (signal, immediate_exit) */
+	VM_EXK_IO,       /* port I/O */
+	VM_EXK_MMIO,     /* other MMIO (I/O APIC, devices, relocated-APIC RAM) */
+	VM_EXK_MSR,      /* other MSRs */
+	VM_EXK_OTHER,    /* the rest: KVM-PVM completions, TPR, errors */
+	VM_EXK_N
+};
+/* Short names for reports, indexed by enum vm_exit_kind. */
+const char *vm_exit_kind_name(enum vm_exit_kind k);
+
 struct vm_stats {
 	uint32_t configured, allocated, started; /* vCPUs */
+	uint64_t exits[VM_EXK_N]; /* summed over the vCPUs */
+	uint64_t injected;        /* external interrupts handed to KVM (KVM_INTERRUPT) */
+	uint64_t pv_eoi;          /* EOIs the guest did without an exit (KVM PV EOI) */
 	uint64_t ipis, startup_dropped, init_ignored, ipi_ignored;
 	uint64_t insn_completed; /* instructions hyve completed for a KVM-PVM host */
 	uint64_t sti_hlt;        /* HLTs completed after a window opened inside an STI
