@@ -38,7 +38,16 @@ struct fx {
 	struct fx *peer; /* if set: a FIXED IPI (vector >= 16) is delivered into peer */
 	bool reenter; /* the callback re-enters its own vlapic (no lock may be held) */
 	uint32_t reenter_icr; /* ICR_LO peeked from inside the callback */
+	unsigned neoi;  /* eoi (broadcast) calls */
+	int eoi_vec;    /* the last one's vector */
 };
+
+static void eoi_cb(void *ctx, uint8_t vector)
+{
+	struct fx *f = ctx;
+	f->neoi++;
+	f->eoi_vec = vector;
+}
 
 static void icr_cb(void *ctx, struct vlapic *vl, uint32_t lo, uint32_t hi)
 {
@@ -61,7 +70,7 @@ static struct fx *fx_new(uint32_t id, bool bsp, bool x2cap, unsigned phys_bits)
 	if (!f)
 		abort();
 	memset(&f->pub, 0xa5, sizeof(f->pub)); /* vlapic_create must publish every field */
-	f->ops = (struct vlapic_ops){.ctx = f, .icr_write = icr_cb};
+	f->ops = (struct vlapic_ops){.ctx = f, .icr_write = icr_cb, .eoi = eoi_cb};
 	f->vl = vlapic_create(id, bsp, x2cap, phys_bits, &f->pub, &f->ops);
 	if (!f->vl)
 		abort();
@@ -1130,6 +1139,59 @@ static unsigned fuzz_invariants(struct fx *f)
 	return bad;
 }
 
+/* KVM's PV EOI rules (lapic.c apic_sync_pv_eoi_to_guest): the highest
+ * in-service vector may be ended through the guest's flag only with IRR
+ * empty and its TMR bit clear; ending it is an EOI of that vector only. */
+static void test_pv_eoi(void)
+{
+	struct fx *f = fx_new(0, true, true, 36);
+	struct vlapic *vl = f->vl;
+	wr(vl, APIC_OFF_SVR, 0x1ff);
+	CHECK_EQ(vlapic_pv_eoi_vector(vl), -1, "pv eoi: nothing in service: no flag");
+	CHECK(vlapic_set_intr(vl, 0x40, false), "pv eoi: accept 0x40");
+	CHECK_EQ(vlapic_pv_eoi_vector(vl), -1, "pv eoi: requested, not in service: no flag");
+	vlapic_intr_accepted(vl, 0x40);
+	CHECK_EQ(vlapic_pv_eoi_vector(vl), 0x40, "pv eoi: lone edge vector in service: flag");
+	CHECK(vlapic_set_intr(vl, 0x30, false), "pv eoi: accept 0x30 (below PPR: waits)");
+	CHECK_EQ(vlapic_pv_eoi_vector(vl), -1, "pv eoi: anything in IRR: no flag (its EOI must exit)");
+	vlapic_pv_eoi(vl, 0x40);
+	CHECK(bank_empty(vl, APIC_OFF_ISR0) && rd(vl, APIC_OFF_PPR) == 0, "pv eoi: ended 0x40, PPR 0");
+	CHECK_EQ(vlapic_pending_intr(vl), 0x30, "pv eoi: 0x30 deliverable after it");
+	vlapic_intr_accepted(vl, 0x30);
+	CHECK_EQ(vlapic_pv_eoi_vector(vl), 0x30, "pv eoi: 0x30 alone: flag");
+	vlapic_pv_eoi(vl, 0x31);
+	CHECK(bank_bit(vl, APIC_OFF_ISR0, 0x30), "pv eoi: a vector not in service ends nothing");
+	vlapic_pv_eoi(vl, 0x30);
+	CHECK(bank_empty(vl, APIC_OFF_ISR0), "pv eoi: ended 0x30");
+	/* Nested: only the highest in service. */
+	CHECK(vlapic_set_intr(vl, 0x50, false), "pv eoi: accept 0x50");
+	vlapic_intr_accepted(vl, 0x50);
+	CHECK(vlapic_set_intr(vl, 0x70, false), "pv eoi: accept 0x70");
+	vlapic_intr_accepted(vl, 0x70);
+	CHECK_EQ(vlapic_pv_eoi_vector(vl), 0x70, "pv eoi: nested: the highest");
+	vlapic_pv_eoi(vl, 0x50);
+	CHECK(bank_bit(vl, APIC_OFF_ISR0, 0x50) && bank_bit(vl, APIC_OFF_ISR0, 0x70),
+	      "pv eoi: a lower in-service vector is not the one the flag was for");
+	vlapic_pv_eoi(vl, 0x70);
+	CHECK_EQ(vlapic_pv_eoi_vector(vl), 0x50, "pv eoi: then the next one");
+	wr(vl, APIC_OFF_EOI, 0);
+	CHECK(bank_empty(vl, APIC_OFF_ISR0), "pv eoi: EOI write ends the last");
+	/* Level-triggered: TMR set, its EOI is broadcast: never through the flag. */
+	unsigned neoi = f->neoi;
+	CHECK(vlapic_set_intr(vl, 0x60, true), "pv eoi: accept 0x60 level");
+	vlapic_intr_accepted(vl, 0x60);
+	CHECK_EQ(vlapic_pv_eoi_vector(vl), -1, "pv eoi: level-triggered in service: no flag");
+	wr(vl, APIC_OFF_EOI, 0);
+	CHECK(f->neoi == neoi + 1 && f->eoi_vec == 0x60, "pv eoi: its EOI write is broadcast");
+	/* INIT leaves nothing to end. */
+	CHECK(vlapic_set_intr(vl, 0x45, false), "pv eoi: accept 0x45");
+	vlapic_intr_accepted(vl, 0x45);
+	vlapic_init_reset(vl);
+	vlapic_pv_eoi(vl, 0x45);
+	CHECK(bank_empty(vl, APIC_OFF_ISR0) && f->neoi == neoi + 1, "pv eoi: after INIT: nothing, no broadcast");
+	fx_free(f);
+}
+
 static void test_fuzz(void)
 {
 	struct fx *f[2] = {fx_new(0, true, true, 36), fx_new(0x1f3, false, true, 40)};
@@ -1301,6 +1363,7 @@ int main(void)
 	test_icr_xapic();
 	test_init_reset();
 	test_publish();
+	test_pv_eoi();
 	test_fuzz();
 	return tap_done();
 }
