@@ -112,7 +112,7 @@ def argv(cfg, opts, key, image, initrd, cpus, timeout):
 
 def bench_linux(opts, figs, configs, rep, run_guest, describe_failure):
     """One repetition: every kernel x vCPU count x configuration."""
-    if not hasattr(opts, "linux_images"):
+    if not getattr(opts, "linux_images", None):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         opts.linux_images, opts.linux_initrd = prepare(opts, root)
     for key, _ in KERNELS:

@@ -31,6 +31,7 @@ import sys
 import time
 
 import linux_boot
+import nested
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QBOOT = "/usr/share/qemu/qboot.rom"
@@ -607,8 +608,10 @@ def render(figs, configs, header):
 # ---- main -------------------------------------------------------------------
 
 def sh(cmd):
+    # L1 of --nested has bash but no /bin/sh.
+    shell = ["/bin/sh", "-c"] if os.path.exists("/bin/sh") else ["bash", "-c"]
     try:
-        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
+        return subprocess.run(shell + [cmd], capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -617,15 +620,15 @@ def machine_header(opts, host_khz):
     model = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-").strip()
     pvm = os.path.isdir("/sys/module/kvm_pvm")
     qemu = sh("qemu-system-x86_64 --version | head -1") if opts.qemu else "not run (--no-qemu)"
-    fw = "qboot (" + QBOOT + ")" if opts.firmware else "SeaBIOS (QEMU's default)"
+    fw = ("qboot (" + (opts.firmware[opts.firmware.index("-bios") + 1]) + ")" if opts.firmware
+          else "SeaBIOS (QEMU's default)")
     return [
         f"- host: {sh('nproc')} CPUs, {model}; kernel {sh('uname -sr')}; "
         f"/dev/kvm: {'KVM-PVM (kvm_pvm module: guest CPL0 code is emulated)' if pvm else 'KVM'}",
         f"- host TSC: {host_khz / 1000:.1f} MHz (bench/tsc_khz.c); load average at start: {opts.load0}",
         f"- QEMU: {qemu}; firmware {fw}",
     ] + ([f"- compared with: {opts.compare_hyve}"] if opts.compare else []) + [
-        f"- hyve: {opts.hyve} ({sh('cd ' + ROOT + ' && git rev-parse --short HEAD')}"
-        f"{'+dirty' if sh('cd ' + ROOT + ' && git status --porcelain') else ''})",
+        f"- hyve: {opts.hyve} ({opts.hyve_rev or nested.host_rev(ROOT)})",
     ]
 
 
@@ -656,12 +659,38 @@ def main():
     ap.add_argument("--timeout", type=float, default=20, help="seconds before a boot counts as hung (default 20; "
                     "IPI runs get 3x)")
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per boot")
+    ap.add_argument("--nested", action="store_true", help="run everything inside the nested SVM tier (a real "
+                    "KVM: tools/nested-svm), hyve and QEMU with KVM in the same L1; fewer repetitions by default "
+                    "(--reps 5 --ipi-reps 3 --mem-reps 3); table in BUILD/bench/results-nested.md")
+    ap.add_argument("--nested-timeout", type=float, default=5400, help="--nested: seconds before L1 is ended "
+                    "(default 5400)")
+    ap.add_argument("--nested-cache", default="build/nested", help="--nested: tools/nested-svm's cache "
+                    "(default build/nested)")
+    # Set by --nested for the runner inside L1.
+    ap.add_argument("--in-l1", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--qemu-data", help=argparse.SUPPRESS)
+    ap.add_argument("--linux-images", help=argparse.SUPPRESS)
+    ap.add_argument("--linux-initrd", help=argparse.SUPPRESS)
+    ap.add_argument("--hyve-rev", help=argparse.SUPPRESS)
     opts = ap.parse_args()
+    opts.only_set = set(opts.only.split(","))
+    opts.linux_kernels = set(opts.linux_kernels.split(","))
+    if opts.nested:
+        opts.build = os.path.abspath(os.path.join(ROOT, opts.build))
+        opts.nested_cache = os.path.abspath(os.path.join(ROOT, opts.nested_cache))
+        return nested.run(opts, nested.inner_args(sys.argv[1:]), ROOT)
     opts.build = os.path.abspath(os.path.join(ROOT, opts.build))
     opts.hyve = os.path.join(opts.build, "hyve")
     opts.sizes = [int(s) for s in opts.sizes.split(",") if s]
     opts.ipi_waits = [w for w in ("spin", "halt") if w in opts.ipi_waits.split(",")]
     opts.firmware = [] if opts.seabios or not os.path.exists(QBOOT) else ["-bios", QBOOT]
+    if opts.qemu_data:
+        # In L1 only the files QEMU needs are there (nested.QEMU_FILES).
+        opts.firmware = ["-L", opts.qemu_data, "-bios", os.path.join(opts.qemu_data, "qboot.rom"), "-vga", "none"]
+    if opts.linux_images:
+        imgs = dict(kv.split("=", 1) for kv in opts.linux_images.split(","))
+        opts.linux_images = {k: ((None, v[1:]) if v.startswith("!") else (v, None)) for k, v in imgs.items()}
+        opts.linux_images.update({k: (None, "not prepared") for k, _ in linux_boot.KERNELS if k not in imgs})
     opts.load0 = open("/proc/loadavg").read().split()[0]
     only = set(opts.only.split(","))
 
@@ -671,7 +700,7 @@ def main():
     figs.sizes = opts.sizes if "apboot" in only else []
     figs.only = only
     figs.ipi_waits = opts.ipi_waits
-    figs.linux_kernels = opts.linux_kernels = set(opts.linux_kernels.split(","))
+    figs.linux_kernels = opts.linux_kernels
     figs.planned = {"ap_bringup": opts.reps, "exit": opts.reps, "ipi_rtt": opts.ipi_reps, "mem": opts.mem_reps,
                     "linux": opts.linux_reps}
     configs = [c for c in ALL_CONFIGS if opts.qemu or c.kind == "hyve"]

@@ -88,7 +88,7 @@ lx() {
 		[[ $extra == *hyve.reboot* ]] && want=4
 		t "$name" "$want" --out "$brought" --not-out 'ACPI Error' "${opts[@]}" \
 			--out "^hyve-init: nproc=$cpus online=$online[[:space:]]*\$" \
-			--err 'insn-completed=0$' --not-out 'Kernel panic' \
+			--err 'insn-completed=0$' --err ' eoi=[0-9]+ .* pv-eoi=[1-9][0-9]*$' --not-out 'Kernel panic' \
 			-- "${LX_TMO[@]}" --verbose --cpus "$cpus" --memory "$LX_MEM" "$@" --initrd "$LX_INITRD" \
 			--append "$LX_APPEND $extra" "$LX_KERNEL"
 	fi

@@ -1,0 +1,158 @@
+"""nested.py: `bench/run --nested` (issue 14): the same table on a real KVM.
+
+This host's /dev/kvm may be KVM-PVM, which no user of hyve has. The nested
+SVM tier (tools/nested-svm: Debian's kernel as L1 under QEMU's TCG emulation
+of an AMD CPU with SVM and NPT, its kvm-amd giving a real /dev/kvm) runs
+runner.py inside L1, where hyve and QEMU with KVM's in-kernel LAPIC boot the
+same guests on the same KVM in the same run. What goes in:
+- the runner (bench/*.py), the benchmark guests and host helper
+  (BUILD/bench), hyve (BUILD/hyve), python3 (--python), qemu-system-x86_64
+  (--bin) and the few firmware files QEMU loads (qboot, the Multiboot and
+  Linux option ROMs, given to it with -L);
+- for the Linux figure, the kernels (hyve's test kernel, tools/build-linux,
+  and Debian's own, the same image L1 runs) and the busybox initramfs,
+  prepared here: L1 boots them as bzImages through the 64-bit boot
+  protocol, with user space (a real KVM runs /init and its poweroff).
+L1's figures are absolute times of an emulated machine: only the ratios
+within one run mean anything. The table comes back over L1's serial port
+and goes to BUILD/bench/results-nested.md.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+QEMU_FILES = ("qboot.rom", "multiboot_dma.bin", "linuxboot_dma.bin", "kvmvapic.bin")
+QEMU_DATA = "/usr/share/qemu"
+TABLE_START = "hyve vs QEMU (make bench)"
+
+
+def host_rev(root):
+    def git(*a):
+        return subprocess.run(["git", "-C", root] + list(a), capture_output=True, text=True).stdout.strip()
+    rev = git("rev-parse", "--short", "HEAD")
+    return (rev + ("+dirty" if git("status", "--porcelain") else "")) if rev else "?"
+
+
+def linux_inputs(opts, root):
+    """[(key, host path or None, why)] and the initramfs for the Linux figure."""
+    out = []
+    initrd = os.path.join(opts.build, "linux", "initramfs.cpio")
+    r = subprocess.run([os.path.join(root, "tools", "build-initramfs"), initrd], capture_output=True, text=True)
+    if r.returncode != 0:
+        return [], None, "tools/build-initramfs failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+    if "small" in opts.linux_kernels:
+        small = os.path.join(opts.build, "linux")
+        if not os.path.exists(os.path.join(small, "bzImage")):
+            print("  linux: building the test kernel (tools/build-linux, 7-10 min the first time) ...", flush=True)
+        r = subprocess.run([os.path.join(root, "tools", "build-linux"), small], capture_output=True, text=True)
+        out.append(("small", os.path.join(small, "bzImage") if r.returncode == 0 else None,
+                    "tools/build-linux failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]))
+    if "debian" in opts.linux_kernels:
+        r = subprocess.run([os.path.join(root, "tools", "nested-svm"), "--cache", opts.nested_cache,
+                            "--print-kernel"], capture_output=True, text=True)
+        img = r.stdout.strip()
+        out.append(("debian", img if r.returncode == 0 and os.path.exists(img) else None,
+                    "tools/nested-svm --print-kernel failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]))
+    return out, initrd, None
+
+
+NESTED_DEFAULTS = ["--reps", "5", "--ipi-reps", "3", "--mem-reps", "3"]
+HOST_ONLY = {"--nested": 0, "--nested-timeout": 1, "--nested-cache": 1, "--build": 1}
+
+
+def inner_args(argv):
+    """The runner's command line for L1: the host-only options dropped, fewer
+    repetitions by default (an L1 boot costs ~10x a host boot)."""
+    out, skip = [], 0
+    for a in argv:
+        if skip:
+            skip -= 1
+            continue
+        name = a.split("=", 1)[0]
+        if name in HOST_ONLY:
+            skip = HOST_ONLY[name] if "=" not in a else 0
+            continue
+        out.append(a)
+    return NESTED_DEFAULTS + out
+
+
+def run(opts, runner_args, root):
+    """Runs runner.py with runner_args inside L1; returns its exit status."""
+    hyve = os.path.join(opts.build, "hyve")
+    hold = os.path.join(opts.build, "tools", "kvm-hold")
+    for need in (hyve, hold, os.path.join(opts.build, "bench", "tsc-khz")):
+        if not os.access(need, os.X_OK):
+            print(f"bench: --nested: {need} is missing (make all bench-build)", file=sys.stderr)
+            return 2
+    rel_build = os.path.relpath(opts.build, root)
+    if rel_build.startswith(".."):
+        print(f"bench: --nested: the build folder {opts.build} must be inside {root}", file=sys.stderr)
+        return 2
+    files = [f"{hyve}=build/hyve"] + [f"{QEMU_DATA}/{f}=qemu-data/{f}" for f in QEMU_FILES]
+    if opts.compare:
+        other = os.path.abspath(os.path.join(root, opts.compare))
+        if not os.access(os.path.join(other, "hyve"), os.X_OK) or os.path.relpath(other, root).startswith(".."):
+            print(f"bench: --nested --compare: no hyve binary in {other} (a folder inside {root})", file=sys.stderr)
+            return 2
+        files.append(f"{other}/hyve={os.path.relpath(other, root)}/hyve")
+    inner = ["--build", "build", "--in-l1", "--qemu-data", "/hyve/qemu-data", "--hyve-rev", host_rev(root)]
+    if "linux" in opts.only_set:
+        kernels, initrd, why = linux_inputs(opts, root)
+        if why:
+            print(f"bench: --nested: {why}", file=sys.stderr)
+            return 1
+        files.append(f"{initrd}=linux/initramfs.cpio")
+        imgs = []
+        for key, path, err in kernels:
+            if path:
+                files.append(f"{path}=linux/{key}.bzImage")
+                imgs.append(f"{key}=/hyve/linux/{key}.bzImage")
+            else:
+                imgs.append(f"{key}=!{err}")
+        inner += ["--linux-images", ",".join(imgs), "--linux-initrd", "/hyve/linux/initramfs.cpio"]
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
+        f.write("set -u\n")
+        f.write("python3 bench/runner.py " + " ".join(_q(a) for a in inner + runner_args) + "\n")
+        script = f.name
+    cmd = [os.path.join(root, "tools", "nested-svm"), "--cache", opts.nested_cache, "--python",
+           "--bin", "qemu-system-x86_64", "--kvm-hold", hold, "--payload", "bench",
+           "--payload", os.path.join(rel_build, "bench"), "--timeout", str(int(opts.nested_timeout))]
+    if rel_build != "build":
+        files += [f"{os.path.join(opts.build, 'bench', g)}=build/bench/{g}"
+                  for g in os.listdir(os.path.join(opts.build, "bench"))]
+    for fl in files:
+        cmd += ["--file", fl]
+    cmd.append(script)
+    print("bench: --nested: running the benchmarks in L1 (tools/nested-svm); this takes a while", flush=True)
+    lines = []
+    try:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
+        for line in p.stdout:
+            line = line.rstrip("\r\n")
+            lines.append(line)
+            print(line, flush=True)
+        status = p.wait()
+    finally:
+        os.unlink(script)
+    # The table is printed twice: the header at the start, then the whole
+    # table at the end; the last header starts the table.
+    starts = [i for i, ln in enumerate(lines) if ln.startswith(TABLE_START)]
+    if status != 0 or len(starts) < 2:
+        print(f"bench: --nested: no table from L1 (tools/nested-svm status {status})", file=sys.stderr)
+        return status or 1
+    out = [ln for ln in lines[starts[-1]:] if not ln.startswith("bench: results in")]
+    out.insert(1, "")
+    out.insert(2, "Measured inside the nested SVM tier (bench/run --nested): L1 = Debian's kernel with kvm-amd "
+                  "under qemu-system-x86_64 -accel tcg -cpu max on this host; every VMM ran in L1 on L1's real "
+                  "KVM. Absolute figures are those of an emulated machine; compare only ratios.")
+    path = os.path.join(opts.build, "bench", "results-nested.md")
+    with open(path, "w") as f:
+        f.write("\n".join(out).rstrip() + "\n")
+    print(f"bench: results in {path}", flush=True)
+    return 0
+
+
+def _q(a):
+    return "'" + a.replace("'", "'\\''") + "'"
