@@ -1,6 +1,8 @@
 /* kvm.c: checked wrappers around the KVM ioctls that libvmm uses (no in-kernel irqchip). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +305,35 @@ int kvm_vcpu_run(int fd)
 {
 	int r = ioctl(fd, KVM_RUN, 0);
 	return r < 0 ? -errno : 0;
+}
+
+int kvm_kick_signal_setup(int fd, int sig)
+{
+	sigset_t block, cur;
+	sigemptyset(&block);
+	sigaddset(&block, sig);
+	int r = pthread_sigmask(SIG_BLOCK, &block, &cur);
+	if (r)
+		return -r;
+	sigdelset(&cur, sig);
+	/* KVM takes the kernel's sigset (8 bytes on x86-64), not glibc's. */
+	struct {
+		struct kvm_signal_mask m;
+		uint8_t set[8];
+	} km;
+	km.m.len = 8;
+	memcpy(km.set, &cur, 8);
+	return xioctl(fd, KVM_SET_SIGNAL_MASK, &km);
+}
+
+void kvm_kick_consume(int sig)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, sig);
+	const struct timespec now = {0, 0};
+	while (sigtimedwait(&s, NULL, &now) == sig)
+		;
 }
 
 int kvm_vcpu_finish_io(int fd, struct kvm_run *run)

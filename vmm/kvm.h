@@ -46,6 +46,14 @@ int kvm_nmi_unblock(int fd);
 int kvm_inject_irq(int fd, uint8_t vector);
 int kvm_inject_nmi(int fd);
 int kvm_vcpu_run(int fd);                        /* 0, or -errno (-EINTR on a kick) */
+/* Kicks (vcpu_notify's signal) interrupt KVM_RUN only (api.rst 4.24,
+ * KVM_SET_SIGNAL_MASK): the calling thread blocks `sig`, KVM_RUN runs with
+ * it unblocked. A kick then makes KVM_RUN return -EINTR and stays pending,
+ * with no handler to run (a signal frame and rt_sigreturn saved per kick);
+ * kvm_kick_consume() takes it before the next entry. The owner thread. */
+int kvm_kick_signal_setup(int fd, int sig);
+/* Takes a pending `sig` of this thread, if any (after KVM_RUN said -EINTR). */
+void kvm_kick_consume(int sig);
 /* KVM_RUN with immediate_exit set: KVM completes a pending I/O, MMIO or MSR
  * exit without running guest code (api.rst, kvm_run.immediate_exit). */
 int kvm_vcpu_finish_io(int fd, struct kvm_run *run);

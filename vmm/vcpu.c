@@ -7,6 +7,7 @@
  * start are in vcpu_start.c, the vLAPIC's plumbing and APIC exits in
  * vcpu_lapic.c, the KVM-PVM completions in vcpu_pvm.c. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include <linux/kvm.h>
@@ -373,8 +374,11 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 	struct kvm_run *run = v->run;
 	int r = 0;
 
-	if (!v->attached)
+	if (!v->attached) {
+		if ((r = kvm_kick_signal_setup(v->fd, SIGUSR1)) < 0)
+			return r;
 		vm_rendezvous_attach(v);
+	}
 	for (;;) {
 		if (v->exit_pending) {
 			*ex = v->pending_exit;
@@ -417,6 +421,7 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 		vlapic_set_cr8(v->vlapic, (uint8_t)run->cr8);
 		v->if_flag = run->if_flag;
 		if (r == -EINTR) {
+			kvm_kick_consume(SIGUSR1);
 			owner_count(&v->exits[VM_EXK_KICK]);
 			continue;
 		}
