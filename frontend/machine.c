@@ -266,9 +266,11 @@ int machine_init(struct machine *m)
 	m->rtc_glue = (struct timer_dev){.m = m, .irq = 8}; /* the RTC is ISA IRQ 8 */
 	m->threads = calloc(m->opt->cpus, sizeof(*m->threads));
 	m->has_thread = calloc(m->opt->cpus, sizeof(*m->has_thread));
+	m->made = calloc(m->opt->cpus, sizeof(*m->made));
 	pthread_mutex_init(&m->threads_lock, NULL);
+	pthread_cond_init(&m->made_cond, NULL);
 	m->done_fd = eventfd(0, EFD_CLOEXEC);
-	if (!m->threads || !m->has_thread || m->done_fd < 0 || bus_init(&m->bus) < 0 ||
+	if (!m->threads || !m->has_thread || !m->made || m->done_fd < 0 || bus_init(&m->bus) < 0 ||
 	    uart_init(&m->uart, &uart_ops, m) < 0 || fwcfg_init(&m->fw) < 0 ||
 	    rstctl_init(&m->rcr, &reset_ops, m) < 0 || port92_init(&m->p92, &reset_ops, m) < 0 ||
 	    i8042_init(&m->kbd, &reset_ops, m) < 0 || port80_init(&m->post, NULL, NULL) < 0 ||
@@ -308,8 +310,11 @@ void machine_destroy(struct machine *m)
 	if (m->done_fd >= 0)
 		close(m->done_fd);
 	pthread_mutex_destroy(&m->threads_lock);
+	pthread_cond_destroy(&m->made_cond);
 	free(m->threads);
 	free(m->has_thread);
+	free(m->made);
+	m->made = NULL;
 	m->threads = NULL;
 	m->has_thread = NULL;
 }

@@ -68,7 +68,15 @@ struct machine {
 	pthread_mutex_t threads_lock;  /* (c) machine_init */
 	pthread_t *threads;            /* (t) [ncpus] */
 	bool *has_thread;              /* (t) [ncpus] */
+	/* (t) [ncpus] VCPU_MADE_*: a vCPU thread creates its own vCPU (KVM work
+	 * off the INIT sender's path, several at once; issue 14) */
+	uint8_t *made;
+	pthread_cond_t made_cond;      /* (c) machine_init; broadcast when made[] changes */
 };
+enum { VCPU_MADE_NOT = 0, VCPU_MADE_OK = 1, VCPU_MADE_FAILED = 2 };
+
+/* Waits until the thread of vCPU id (machine_start_vcpu) made its vCPU. 0 or -1. */
+int machine_wait_vcpu(struct machine *m, uint32_t id);
 
 /* "hyve: " + message on stderr, one line. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -10,7 +10,7 @@
 
 struct vcpu_thread_arg {
 	struct machine *m;
-	struct vcpu *vcpu;
+	uint32_t id;
 };
 
 /* --- vCPU threads and the exit table --- */
@@ -62,7 +62,7 @@ static enum handler_result ex_ipi(struct machine *m, struct vcpu *v, struct vm_e
 			if (machine_start_vcpu(m, id) < 0)
 				return VCPU_STOP;
 		} else if (ex->u.ipi.mode == VM_IPI_STARTUP) {
-			if (machine_start_vcpu(m, id) < 0)
+			if (machine_start_vcpu(m, id) < 0 || machine_wait_vcpu(m, id) < 0)
 				return VCPU_STOP;
 			int r = vm_vcpu_start_ap(m->vm, id, (uint64_t)ex->u.ipi.vector << 12);
 			if (r < 0 && r != -EBUSY) {
@@ -137,29 +137,65 @@ static exit_handler_fn *const exit_handlers[VM_EXITCODE_MAX] = {
 	[VM_EXITCODE_INTERNAL_ERROR] = ex_internal,
 };
 
+/* The new thread creates its vCPU (KVM_CREATE_VCPU, CPUID, TSC: the costly
+ * part of a start) itself, so that an INIT to many APs costs its sender only
+ * the threads' creation, and the vCPUs are made while the guest waits for
+ * its STARTUP (issue 14). Whoever needs the vCPU waits in machine_wait_vcpu(). */
+static struct vcpu *make_vcpu(struct machine *m, uint32_t id)
+{
+	struct vcpu *v = NULL;
+	int r = vm_vcpu_get(m->vm, id, &v);
+	if (r < 0)
+		say("cannot create vCPU %u: %s", id, strerror(-r));
+	else
+		vm_set_capability(v, VM_CAP_IPI_EXIT, m->opt->ap_startup == AP_STARTUP_IPI_EXIT);
+	pthread_mutex_lock(&m->threads_lock);
+	m->made[id] = r < 0 ? VCPU_MADE_FAILED : VCPU_MADE_OK;
+	pthread_cond_broadcast(&m->made_cond);
+	pthread_mutex_unlock(&m->threads_lock);
+	if (r < 0) {
+		machine_set_exit_status(m, HYVE_EXIT_HOST);
+		machine_end(m, VM_SUSPEND_EXIT);
+	}
+	return r < 0 ? NULL : v;
+}
+
+int machine_wait_vcpu(struct machine *m, uint32_t id)
+{
+	pthread_mutex_lock(&m->threads_lock);
+	while (m->made[id] == VCPU_MADE_NOT)
+		pthread_cond_wait(&m->made_cond, &m->threads_lock);
+	int r = m->made[id] == VCPU_MADE_OK ? 0 : -1;
+	pthread_mutex_unlock(&m->threads_lock);
+	return r;
+}
+
 static void *vcpu_thread(void *p)
 {
 	struct vcpu_thread_arg a = *(struct vcpu_thread_arg *)p;
 	free(p);
 	struct vm_exit ex;
+	struct vcpu *v = make_vcpu(a.m, a.id);
+	if (!v)
+		return NULL;
 	for (;;) {
-		int r = vm_run(a.vcpu, &ex);
+		int r = vm_run(v, &ex);
 		if (r < 0) {
-			say("vCPU %u: %s", vcpu_id(a.vcpu), strerror(-r));
+			say("vCPU %u: %s", vcpu_id(v), strerror(-r));
 			machine_set_exit_status(a.m, HYVE_EXIT_HOST);
 			machine_end(a.m, VM_SUSPEND_EXIT);
-			vm_run(a.vcpu, &ex); /* returns SUSPENDED: leaves the rendezvous set */
+			vm_run(v, &ex); /* returns SUSPENDED: leaves the rendezvous set */
 			return NULL;
 		}
 		exit_handler_fn *fn = ex.exitcode < VM_EXITCODE_MAX ? exit_handlers[ex.exitcode] : NULL;
 		if (!fn) {
-			say("vCPU %u: unknown exit code %u", vcpu_id(a.vcpu), ex.exitcode);
+			say("vCPU %u: unknown exit code %u", vcpu_id(v), ex.exitcode);
 			machine_end(a.m, VM_SUSPEND_EXIT);
 			continue;
 		}
-		if (fn(a.m, a.vcpu, &ex) == VCPU_STOP) {
+		if (fn(a.m, v, &ex) == VCPU_STOP) {
 			if (ex.exitcode != VM_EXITCODE_SUSPENDED)
-				vm_run(a.vcpu, &ex); /* detach cleanly: returns SUSPENDED */
+				vm_run(v, &ex); /* detach cleanly: returns SUSPENDED */
 			return NULL;
 		}
 	}
@@ -167,22 +203,16 @@ static void *vcpu_thread(void *p)
 
 int machine_start_vcpu(struct machine *m, uint32_t id)
 {
-	struct vcpu *v;
 	int r = 0;
 	pthread_mutex_lock(&m->threads_lock);
 	if (m->has_thread[id])
 		goto out;
-	if ((r = vm_vcpu_get(m->vm, id, &v)) < 0) {
-		say("cannot create vCPU %u: %s", id, strerror(-r));
-		goto out;
-	}
-	vm_set_capability(v, VM_CAP_IPI_EXIT, m->opt->ap_startup == AP_STARTUP_IPI_EXIT);
 	struct vcpu_thread_arg *a = malloc(sizeof(*a));
 	if (!a) {
 		r = -ENOMEM;
 		goto out;
 	}
-	*a = (struct vcpu_thread_arg){.m = m, .vcpu = v};
+	*a = (struct vcpu_thread_arg){.m = m, .id = id};
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 << 10); /* small stacks: up to 1024 vCPU threads */

@@ -161,6 +161,7 @@ int vm_init_common(const struct vm_config *cfg, struct vm **out, char *err, size
 	vm->trace_ctx = cfg->trace_ctx;
 	vm->pid = getpid();
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->create_mtx, NULL);
 	pthread_mutex_init(&vm->rv_mtx, NULL);
 	pthread_mutex_init(&vm->slot_mtx, NULL);
 	pthread_cond_init(&vm->slot_cond, NULL);
@@ -271,6 +272,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->boot);
 	free(vm->addrs);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->create_mtx);
 	pthread_mutex_destroy(&vm->rv_mtx);
 	pthread_mutex_destroy(&vm->slot_mtx);
 	pthread_cond_destroy(&vm->slot_cond);
@@ -319,7 +321,8 @@ struct vcpu *vm_vcpu_lookup(struct vm *vm, uint32_t id)
 }
 
 /* Creates the vCPU: the backend's half (KVM vCPU, run mapping, TSC, CPUID;
- * none for a detached VM), then its timers and vlapic. vm->lock held. */
+ * none for a detached VM), then its timers and vlapic. vm->create_mtx held,
+ * not vm->lock; the vCPU is published by the caller. */
 static int vcpu_alloc(struct vm *vm, uint32_t id, struct vcpu **out)
 {
 	int r;
@@ -358,16 +361,24 @@ int vm_vcpu_get(struct vm *vm, uint32_t vcpuid, struct vcpu **out)
 	if (vcpuid >= vm->ncpus)
 		return -EINVAL;
 	pthread_mutex_lock(&vm->lock);
-	if (!vm->vcpus[vcpuid]) {
-		struct vcpu *v = NULL;
-		r = vcpu_alloc(vm, vcpuid, &v);
-		if (r == 0) {
-			vm->vcpus[vcpuid] = v;
-			vm->nallocated++;
-		}
-	}
-	*out = vm->vcpus[vcpuid];
+	struct vcpu *v = vm->vcpus[vcpuid];
 	pthread_mutex_unlock(&vm->lock);
+	if (v) {
+		*out = v;
+		return 0;
+	}
+	pthread_mutex_lock(&vm->create_mtx);
+	pthread_mutex_lock(&vm->lock);
+	v = vm->vcpus[vcpuid]; /* another thread may have made it meanwhile */
+	pthread_mutex_unlock(&vm->lock);
+	if (!v && (r = vcpu_alloc(vm, vcpuid, &v)) == 0) {
+		pthread_mutex_lock(&vm->lock);
+		vm->vcpus[vcpuid] = v;
+		vm->nallocated++;
+		pthread_mutex_unlock(&vm->lock);
+	}
+	pthread_mutex_unlock(&vm->create_mtx);
+	*out = r == 0 ? v : NULL;
 	return r;
 }
 

@@ -26,7 +26,7 @@ int vm_max_cpus(bool x2apic)
 	return n < VM_MAXCPU ? n : VM_MAXCPU;
 }
 
-/* vm->backend_vcpu_init: the KVM vCPU, its run mapping, TSC and CPUID. vm->lock held. */
+/* vm->backend_vcpu_init: the KVM vCPU, its run mapping, TSC and CPUID. vm->create_mtx held. */
 static int kvm_vcpu_init(struct vm *vm, struct vcpu *v)
 {
 	int r;

@@ -5,7 +5,8 @@
  *   (L)  vm->lock            (a)  atomic access only
  *   (R)  vm->rv_mtx          (V)  vcpu->mtx
  *   (o)  owner vCPU thread only (the thread inside vm_run())
- * Lock order: vm->rv_mtx -> vcpu->mtx -> vm->lock -> vlapic's lock; at most
+ *   (C)  vm->create_mtx (vCPU creation; taken with no other libvmm lock held)
+ * Lock order: vm->create_mtx -> vm->lock; vm->rv_mtx -> vcpu->mtx -> vm->lock -> vlapic's lock; at most
  * one vcpu->mtx at a time. Waiting threads learn of a rendezvous through
  * vcpu->rv_pending, so they never need rv_mtx while holding their own mtx.
  */
@@ -141,9 +142,14 @@ struct vm {
 	uint64_t ram_map_size;    /* (c) */
 	vm_trace_fn *trace;       /* (c) */
 	struct vm_timers *timers; /* (c) host timer service */
-	uint32_t tsc_khz;         /* (L) guest TSC frequency, set by the first vCPU allocation */
-	int64_t tsc_offset;       /* (L) guest TSC - host TSC, measured on the first vCPU */
-	bool tsc_known;           /* (L) tsc_khz and tsc_offset are set */
+	/* Serialises vCPU creation (vm_vcpu_get -> vcpu_alloc) without holding
+	 * vm->lock: a new vCPU's KVM work (KVM_CREATE_VCPU, CPUID, TSC) must not
+	 * stall the IPI paths, which take vm->lock (issue 14). Taken before
+	 * vm->lock, never inside it. */
+	pthread_mutex_t create_mtx;
+	uint32_t tsc_khz;         /* (C) guest TSC frequency, set by the first vCPU allocation */
+	int64_t tsc_offset;       /* (C) guest TSC - host TSC, measured on the first vCPU */
+	bool tsc_known;           /* (C) tsc_khz and tsc_offset are set */
 	bool pvm;                 /* (c) KVM-PVM host (see vcpu.c, PVM_WINDOW_POLL_NS) */
 	pid_t pid;                /* (c) this process (the kick's tgkill) */
 	void *trace_ctx;          /* (c) */
