@@ -108,20 +108,18 @@ static int inject(struct vcpu *v)
 		run->cr8 = vlapic_get_cr8(v->vlapic);
 		return 0;
 	}
-	int vec = vlapic_pending_intr(v->vlapic);
+	/* One vLAPIC lock for the lookup, the acceptance and the CR8 (issue 14). */
+	bool more;
+	uint8_t cr8;
+	int vec = vlapic_inject(v->vlapic, run->ready_for_interrupt_injection, &more, &cr8);
 	if (vec >= 0) {
-		if (run->ready_for_interrupt_injection) {
-			if ((r = kvm_inject_irq(v->fd, (uint8_t)vec)) < 0)
-				return r;
-			owner_count(&v->injected);
-			vlapic_intr_accepted(v->vlapic, (uint8_t)vec);
-			run->ready_for_interrupt_injection = 0; /* one per entry */
-			vec = vlapic_pending_intr(v->vlapic);
-		}
-		if (vec >= 0)
-			run->request_interrupt_window = 1;
+		if ((r = kvm_inject_irq(v->fd, (uint8_t)vec)) < 0)
+			return r; /* the vCPU ends: the vector stays in ISR */
+		owner_count(&v->injected);
+		run->ready_for_interrupt_injection = 0; /* one per entry */
 	}
-	run->cr8 = vlapic_get_cr8(v->vlapic);
+	run->request_interrupt_window = more;
+	run->cr8 = cr8;
 	return 0;
 }
 

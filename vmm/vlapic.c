@@ -716,21 +716,51 @@ void vlapic_set_error(struct vlapic *vl, uint32_t esr_bits)
 	pthread_mutex_unlock(&vl->lock);
 }
 
-int vlapic_pending_intr(struct vlapic *vl)
+static int pending_locked(const struct vlapic *vl)
 {
-	pthread_mutex_lock(&vl->lock);
 	int v = bank_highest(vl->regs, APIC_OFF_IRR0);
 	if (v >= 0 && ((uint32_t)v & 0xf0) <= (vl->regs[REG(APIC_OFF_PPR)] & 0xf0))
 		v = -1;
 	if (!sw_enabled(vl))
 		v = -1;
+	return v;
+}
+
+int vlapic_pending_intr(struct vlapic *vl)
+{
+	pthread_mutex_lock(&vl->lock);
+	int v = pending_locked(vl);
 	pthread_mutex_unlock(&vl->lock);
 	return v;
 }
 
+static void accept_locked(struct vlapic *vl, uint8_t vector);
+
 void vlapic_intr_accepted(struct vlapic *vl, uint8_t vector)
 {
 	pthread_mutex_lock(&vl->lock);
+	accept_locked(vl, vector);
+	pthread_mutex_unlock(&vl->lock);
+}
+
+int vlapic_inject(struct vlapic *vl, bool can_inject, bool *more, uint8_t *cr8)
+{
+	pthread_mutex_lock(&vl->lock);
+	int v = pending_locked(vl);
+	if (v >= 0 && can_inject) {
+		accept_locked(vl, (uint8_t)v);
+		*more = pending_locked(vl) >= 0;
+	} else {
+		*more = v >= 0;
+		v = -1;
+	}
+	*cr8 = (uint8_t)((vl->regs[REG(APIC_OFF_TPR)] >> 4) & 0xf);
+	pthread_mutex_unlock(&vl->lock);
+	return v;
+}
+
+static void accept_locked(struct vlapic *vl, uint8_t vector)
+{
 	if (bank_test(vl->regs, APIC_OFF_IRR0, vector)) {
 		bank_set(vl->regs, APIC_OFF_IRR0, vector, false);
 		bank_set(vl->regs, APIC_OFF_ISR0, vector, true);
@@ -742,7 +772,6 @@ void vlapic_intr_accepted(struct vlapic *vl, uint8_t vector)
 			bank_set(vl->regs, APIC_OFF_IRR0, vector, true);
 		}
 	}
-	pthread_mutex_unlock(&vl->lock);
 }
 
 int vlapic_pv_eoi_vector(struct vlapic *vl)

@@ -146,6 +146,11 @@ void vlapic_set_error(struct vlapic *vl, uint32_t esr_bits);
 int vlapic_pending_intr(struct vlapic *vl);
 /* The vCPU layer injected `vector`: IRR -> ISR, PPR updated (SDM 10.8.4). */
 void vlapic_intr_accepted(struct vlapic *vl, uint8_t vector);
+/* The injection step under one lock (vcpu.c, before each entry): with
+ * can_inject, the highest deliverable vector is accepted (IRR -> ISR) and
+ * returned, else -1; *more: a vector (still) deliverable, for which an
+ * interrupt window is wanted; *cr8: TPR[7:4]. */
+int vlapic_inject(struct vlapic *vl, bool can_inject, bool *more, uint8_t *cr8);
 
 /* KVM's paravirtual EOI (Linux Documentation/virt/kvm/x86/msr.rst,
  * MSR_KVM_PV_EOI_EN), which hyve implements itself: before an entry the

@@ -448,8 +448,12 @@ void vcpu_notify(struct vcpu *v)
 	if (waiting)
 		return;
 	/* Kick out of KVM_RUN: immediate_exit covers the window before entry, the
-	 * signal the time inside (api.rst, kvm_run.immediate_exit). */
-	__atomic_store_n(v->kick, 1, __ATOMIC_SEQ_CST);
+	 * signal the time inside (api.rst, kvm_run.immediate_exit). When it was
+	 * already 1, an earlier kick since the owner's last return from KVM_RUN
+	 * did this (signalled, or left the 1 for the next entry), and the owner
+	 * looks at every event after it clears the flag: no second signal. */
+	if (__atomic_exchange_n(v->kick, 1, __ATOMIC_SEQ_CST))
+		return;
 	if (__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST)) {
 		/* tgkill directly: pthread_kill() costs three more system calls
 		 * (it blocks and unblocks every signal around a getpid). The

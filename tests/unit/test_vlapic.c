@@ -1192,6 +1192,32 @@ static void test_pv_eoi(void)
 	fx_free(f);
 }
 
+/* vlapic_inject: lookup, acceptance and CR8 in one step (vcpu.c inject()). */
+static void test_inject(void)
+{
+	struct fx *f = fx_new(0, true, true, 36);
+	struct vlapic *vl = f->vl;
+	bool more = true;
+	uint8_t cr8 = 0xff;
+	wr(vl, APIC_OFF_SVR, 0x1ff);
+	wr(vl, APIC_OFF_TPR, 0x20);
+	CHECK(vlapic_inject(vl, true, &more, &cr8) == -1 && !more && cr8 == 2, "inject: nothing pending; CR8 = 2");
+	CHECK(vlapic_set_intr(vl, 0x41, false) && vlapic_set_intr(vl, 0x52, false), "inject: accept 0x41, 0x52");
+	CHECK(vlapic_inject(vl, false, &more, &cr8) == -1 && more, "inject: no window: nothing taken, one wanted");
+	CHECK(bank_bit(vl, APIC_OFF_IRR0, 0x52) && !bank_bit(vl, APIC_OFF_ISR0, 0x52), "inject: ... IRR untouched");
+	CHECK_EQ(vlapic_inject(vl, true, &more, &cr8), 0x52, "inject: the highest first");
+	CHECK(bank_bit(vl, APIC_OFF_ISR0, 0x52) && !bank_bit(vl, APIC_OFF_IRR0, 0x52) && rd(vl, APIC_OFF_PPR) == 0x50,
+	      "inject: IRR -> ISR, PPR 0x50");
+	CHECK(!more, "inject: 0x41 is below the in-service class: no window");
+	wr(vl, APIC_OFF_EOI, 0);
+	CHECK(vlapic_inject(vl, true, &more, &cr8) == 0x41 && !more, "inject: then 0x41, nothing after it");
+	CHECK(vlapic_set_intr(vl, 0x90, false) && vlapic_set_intr(vl, 0xa0, false), "inject: accept 0x90, 0xa0");
+	CHECK(vlapic_inject(vl, true, &more, &cr8) == 0xa0 && !more, "inject: 0xa0; 0x90 blocked by it");
+	wr(vl, APIC_OFF_EOI, 0);
+	CHECK(vlapic_inject(vl, true, &more, &cr8) == 0x90 && !more, "inject: 0x90 after EOI");
+	fx_free(f);
+}
+
 static void test_fuzz(void)
 {
 	struct fx *f[2] = {fx_new(0, true, true, 36), fx_new(0x1f3, false, true, 40)};
@@ -1364,6 +1390,7 @@ int main(void)
 	test_init_reset();
 	test_publish();
 	test_pv_eoi();
+	test_inject();
 	test_fuzz();
 	return tap_done();
 }
