@@ -549,6 +549,11 @@ def table_rows(figs, configs):
     return rows
 
 
+def _z(x):
+    """A per-round-trip count of about zero (a difference of two runs) as 0."""
+    return 0.0 if abs(x) < 0.005 else x
+
+
 def exits_table(figs, configs):
     """Exits per IPI round trip, by kind (hyve's statistics)."""
     if "exits" not in figs.only:
@@ -574,7 +579,7 @@ def exits_table(figs, configs):
                     v = vals[0]
                     tot = sum(v.get(k, 0) for k in EXIT_KINDS)
                     used = "" if pv == "nopveoi" or v.get("pveoi_used") else " (not offered)"
-                    md.append(f"| {label}{used} | {c.label} | " + " | ".join(f"{v.get(k, 0):.2f}" for k in kinds)
+                    md.append(f"| {label}{used} | {c.label} | " + " | ".join(f"{_z(v.get(k, 0)):.2f}" for k in kinds)
                               + f" | {tot:.2f} | {v.get('injected', 0):.2f} | {v.get('pv_eoi', 0):.2f} |")
     return md
 
