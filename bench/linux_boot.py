@@ -119,7 +119,7 @@ def bench_linux(opts, figs, configs, rep, run_guest, describe_failure):
         if key not in opts.linux_kernels:
             continue
         image, err = opts.linux_images[key]
-        for cpus in CPUS:
+        for cpus in opts.linux_cpus:
             f_init, f_off = ("linux", key, cpus, "init"), ("linux", key, cpus, "poweroff")
             for cfg in configs:
                 if err:

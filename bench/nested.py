@@ -124,11 +124,22 @@ def run(opts, runner_args, root):
     # One L1 per part of the table, each tried twice: an L1 that dies (a
     # soft lockup or panic of L1's own kernel, tools/nested-svm status 91;
     # its timeout, 92) loses only that part, and says so.
-    header, sections, footer, notes = None, [], None, []
+    # The Linux figure: one L1 per kernel and vCPU count (a boot that wedges
+    # L1 then costs one row).
+    runs = []
     for part in [p for p in PARTS if p in opts.only_set]:
+        if part != "linux":
+            runs.append((part, ["--only", part]))
+            continue
+        for key in [k for k in ("small", "debian") if k in opts.linux_kernels]:
+            for n in opts.linux_cpus:
+                runs.append((f"linux {key} cpus={n}", ["--only", "linux", "--linux-kernels", key,
+                                                       "--linux-cpus", str(n)]))
+    header, sections, footer, notes = None, {}, None, []
+    for part, only in runs:
         for attempt in (1, 2):
             print(f"bench: --nested: {part}: L1 run {attempt} (tools/nested-svm); this takes a while", flush=True)
-            status, lines = run_l1(cmd, inner + runner_args + ["--only", part])
+            status, lines = run_l1(cmd, inner + runner_args + only)
             starts = [i for i, ln in enumerate(lines) if ln.startswith(TABLE_START)]
             if status == 0 and len(starts) >= 2:
                 break
@@ -142,7 +153,7 @@ def run(opts, runner_args, root):
         if header is None:
             header = [ln for ln in table[:first] if ln and "boots in" not in ln]
         notes += [f"- {part}: {ln[2:]}" for ln in table[:first] if "boots in" in ln]
-        sections += table[first:last]
+        merge_sections(sections, table[first:last])
         footer = table[last:]
     if header is None:
         print("bench: --nested: no figures from any L1 run", file=sys.stderr)
@@ -150,13 +161,37 @@ def run(opts, runner_args, root):
     out = header + ["", "Measured inside the nested SVM tier (bench/run --nested): L1 = Debian's kernel with "
                     "kvm-amd under qemu-system-x86_64 -accel tcg -cpu max on this host, one L1 per part; every "
                     "VMM ran in L1 on L1's real KVM. Absolute figures are those of an emulated machine; compare "
-                    "only ratios."] + notes + [""] + sections + (footer or [])
+                    "only ratios."] + notes + [""] + [ln for sec in sections.values() for ln in sec] + (footer or [])
     path = os.path.join(opts.build, "bench", "results-nested.md")
     with open(path, "w") as f:
         f.write("\n".join(out).rstrip() + "\n")
     print("\n".join(out))
     print(f"bench: results in {path}", flush=True)
     return 0
+
+
+def merge_sections(sections, lines):
+    """Adds the '**title**' sections of one L1's table to sections (title ->
+    lines), appending the rows of a title seen before (the Linux rows come
+    from one L1 each)."""
+    title = None
+    for ln in lines:
+        if ln.startswith("**"):
+            title = ln
+            if title not in sections:
+                sections[title] = ["", ln]
+            continue
+        if title is None:
+            continue
+        sec = sections[title]
+        if ln.startswith("| figure") or ln.startswith("|---"):
+            if ln not in sec:
+                sec.append(ln)
+        elif ln.startswith("|"):
+            sec.append(ln)
+    for sec in sections.values():
+        if sec[-1] != "":
+            sec.append("")
 
 
 def run_l1(cmd, runner_args):

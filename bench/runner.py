@@ -502,7 +502,7 @@ def table_rows(figs, configs):
         for key, klabel in linux_boot.KERNELS:
             if key not in figs.linux_kernels:
                 continue
-            for cpus in linux_boot.CPUS:
+            for cpus in figs.linux_cpus:
                 for what, wl in (("init", "until /init runs"), ("poweroff", "until /init's poweroff ends the VMM")):
                     fig = ("linux", key, cpus, what)
                     cells = {c.key: (secs_cell(figs, fig, c) if c.key in ("hyve", "qemu") else Cell("not measured"))
@@ -650,6 +650,8 @@ def main():
                     "which a Linux boot counts as hung (default 120)")
     ap.add_argument("--linux-kernels", default="debian,small", help="Linux boot figure: comma list of debian "
                     "(Debian's linux-image-amd64) and small (hyve's test kernel)")
+    ap.add_argument("--linux-cpus", default=",".join(map(str, linux_boot.CPUS)), help="Linux boot figure: "
+                    "vCPU counts (default 1,4)")
     ap.add_argument("--linux-reps", type=int, default=1, help="repetitions of the Linux boots (default 1)")
     ap.add_argument("--linux-timeout", type=float, default=1800, help="seconds before a Linux boot counts as hung "
                     "(default 1800: on KVM-PVM hosts Debian's kernel takes many minutes)")
@@ -680,6 +682,7 @@ def main():
     opts = ap.parse_args()
     opts.only_set = set(opts.only.split(","))
     opts.linux_kernels = set(opts.linux_kernels.split(","))
+    opts.linux_cpus = [int(c) for c in opts.linux_cpus.split(",") if c]
     if opts.nested:
         opts.build = os.path.abspath(os.path.join(ROOT, opts.build))
         opts.nested_cache = os.path.abspath(os.path.join(ROOT, opts.nested_cache))
@@ -706,6 +709,7 @@ def main():
     figs.only = only
     figs.ipi_waits = opts.ipi_waits
     figs.linux_kernels = opts.linux_kernels
+    figs.linux_cpus = opts.linux_cpus
     figs.planned = {"ap_bringup": opts.reps, "exit": opts.reps, "ipi_rtt": opts.ipi_reps, "mem": opts.mem_reps,
                     "linux": opts.linux_reps}
     configs = [c for c in ALL_CONFIGS if opts.qemu or c.kind == "hyve"]
