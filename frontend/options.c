@@ -30,6 +30,10 @@ static void usage(FILE *f)
 	      "      --trace=LIST        comma list of: io, apic (readable, on stderr)\n"
 	      "      --trace-file=F      write every APIC event to F as JSON lines\n"
 	      "      --timeout=SECS      end the guest after SECS seconds (status 10)\n"
+	      "      --gdb=tcp:PORT      GDB remote stub on 127.0.0.1:PORT (tcp:HOST:PORT binds\n"
+	      "                          HOST; unix:PATH a Unix socket): target remote :PORT\n"
+	      "      --gdb-wait          with --gdb: hold every vCPU before the first\n"
+	      "                          instruction until GDB continues\n"
 	      "  -v, --verbose           say what hyve does; vCPU summary at exit\n"
 	      "  -h, --help              this text\n"
 	      "  -V, --version           print the version\n"
@@ -130,7 +134,7 @@ static int add_module(struct options *o, const char *spec, const char *opt)
 	return 0;
 }
 
-enum { OPT_INITRD = 256, OPT_MODULE, OPT_AP, OPT_NOX2, OPT_TRACE, OPT_TFILE, OPT_TIMEOUT, OPT_KERNEL, OPT_SMP };
+enum { OPT_INITRD = 256, OPT_MODULE, OPT_AP, OPT_NOX2, OPT_TRACE, OPT_TFILE, OPT_TIMEOUT, OPT_KERNEL, OPT_SMP, OPT_GDB, OPT_GDB_WAIT };
 static const struct option longopts[] = {
 	{"cpus", required_argument, NULL, 'c'},
 	{"smp", required_argument, NULL, OPT_SMP},
@@ -144,6 +148,8 @@ static const struct option longopts[] = {
 	{"trace", required_argument, NULL, OPT_TRACE},
 	{"trace-file", required_argument, NULL, OPT_TFILE},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"gdb", required_argument, NULL, OPT_GDB},
+	{"gdb-wait", no_argument, NULL, OPT_GDB_WAIT},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -177,7 +183,9 @@ static const struct {
 	{"netdev", NULL, "hyve has no network devices"},
 	{"bios", NULL, "hyve loads the kernel itself: no firmware"},
 	{"monitor", NULL, "hyve has no monitor; SIGUSR2 prints the vCPU report"},
-	{"gdb", NULL, "hyve has no GDB stub yet"},
+	{"gdb", "--gdb=tcp:PORT", NULL},
+	{"s", "--gdb=tcp:1234", NULL},
+	{"S", "--gdb-wait (with --gdb=tcp:PORT)", NULL},
 	{"daemonize", NULL, "run hyve in the background with the shell's &"},
 };
 
@@ -226,8 +234,8 @@ static int check_single_dash(int argc, char **argv)
 			break;
 		if (i > 1 && takes_next(argv[i - 1]))
 			continue;
-		if (w[0] != '-' || w[1] == '-' || !w[1] || !w[2])
-			continue;
+		if (w[0] != '-' || w[1] == '-' || !w[1] || (!w[2] && w[1] != 's' && w[1] != 'S'))
+			continue; /* one letter: a short option, but QEMU's -s and -S (hyve has neither) */
 		for (size_t q = 0; q < sizeof(qemu_words) / sizeof(qemu_words[0]); q++) {
 			if (strcmp(w + 1, qemu_words[q].qemu))
 				continue;
@@ -256,6 +264,47 @@ static int parse_smp(const char *s, uint32_t *cpus)
 			    s, NULL);
 	if (parse_u32(v, cpus) || *cpus < 1 || *cpus > VM_MAXCPU)
 		return fail("--smp: '%s' is not a vCPU count from 1 to 1024", s, NULL);
+	return 0;
+}
+
+/* --gdb: "tcp:PORT", "tcp:HOST:PORT" (HOST an IPv4 or IPv6 address, IPv6 in
+ * brackets allowed) or "unix:PATH". */
+static int parse_gdb(struct options *o, const char *s)
+{
+	static const char want[] = "--gdb: '%s' is not tcp:PORT, tcp:HOST:PORT or unix:PATH%s";
+	if (!strncmp(s, "unix:", 5)) {
+		if (!s[5])
+			return fail(want, s, " (empty PATH)");
+		if (strlen(s + 5) >= sizeof(o->gdb_path))
+			return fail(want, s, " (PATH longer than 107 bytes)");
+		o->gdb = GDB_UNIX;
+		snprintf(o->gdb_path, sizeof(o->gdb_path), "%s", s + 5);
+		return 0;
+	}
+	if (strncmp(s, "tcp:", 4))
+		return fail(want, s, "");
+	const char *port = strrchr(s + 4, ':');
+	snprintf(o->gdb_host, sizeof(o->gdb_host), "127.0.0.1");
+	if (port) {
+		size_t n = (size_t)(port - (s + 4));
+		const char *h = s + 4;
+		if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+			h++;
+			n -= 2;
+		}
+		if (n == 0 || n >= sizeof(o->gdb_host))
+			return fail(want, s, " (bad HOST)");
+		memcpy(o->gdb_host, h, n);
+		o->gdb_host[n] = 0;
+		port++;
+	} else {
+		port = s + 4;
+	}
+	uint32_t p;
+	if (parse_u32(port, &p) || p < 1 || p > 65535)
+		return fail(want, s, " (PORT must be 1 to 65535)");
+	o->gdb = GDB_TCP;
+	o->gdb_port = (uint16_t)p;
 	return 0;
 }
 
@@ -349,6 +398,13 @@ int options_parse(struct options *o, int argc, char **argv)
 			if (errno || end == optarg || *end || !(o->timeout > 0) || o->timeout > 1e7)
 				return fail("--timeout: '%s' is not a positive number of seconds", optarg, NULL);
 			break;
+		case OPT_GDB:
+			if (parse_gdb(o, optarg))
+				return -1;
+			break;
+		case OPT_GDB_WAIT:
+			o->gdb_wait = true;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -370,6 +426,8 @@ int options_parse(struct options *o, int argc, char **argv)
 		o->kernel = argv[optind++];
 	if (optind < argc)
 		return fail("unexpected argument '%s' (one KERNEL only; quote --append values)", argv[optind], NULL);
+	if (o->gdb_wait && o->gdb == GDB_NONE)
+		return fail("--gdb-wait needs --gdb=tcp:PORT or --gdb=unix:PATH", NULL, NULL);
 	if (kernel_opt && o->kernel)
 		return fail("two kernels: --kernel '%s' and '%s'", kernel_opt, o->kernel);
 	if (kernel_opt)

@@ -44,6 +44,12 @@ struct options {
 	double timeout;            /* seconds; 0: none */
 	bool verbose;
 	const char *kernel;        /* NULL: the built-in default guest */
+	/* --gdb=tcp:[HOST:]PORT | unix:PATH (frontend/gdb_target.h) */
+	enum { GDB_NONE = 0, GDB_TCP = 1, GDB_UNIX = 2 } gdb;
+	char gdb_host[64];         /* TCP: the address to bind, default 127.0.0.1 */
+	uint16_t gdb_port;         /* TCP */
+	char gdb_path[108];        /* unix: the socket's path (sun_path) */
+	bool gdb_wait;             /* --gdb-wait: hold every vCPU until GDB resumes it */
 	char *initrd_copy;         /* owned copy of --initrd split in place */
 };
 

@@ -278,8 +278,31 @@ bool vcpu_debug_exit(struct vcpu *v, unsigned vector, uint64_t dr6, uint64_t pc,
 	return true;
 }
 
+bool vcpu_debug_pvm_insn(struct vcpu *v, const uint8_t *bytes, size_t n, struct vm_exit *ex)
+{
+	struct vm_debug *d = v->vm->dbg;
+	struct x86_regs r;
+	struct x86_sregs s;
+	pthread_mutex_lock(&d->mtx);
+	bool sw = d->sw;
+	pthread_mutex_unlock(&d->mtx);
+	if (!sw || kvm_get_regs(v->fd, &r) < 0 || kvm_get_sregs(v->fd, &s) < 0)
+		return false;
+	uint64_t pc = s.cs.base + r.rip;
+	if (!((s.efer & (1u << 10)) && s.cs.l))
+		pc &= 0xffffffffu; /* outside 64-bit mode linear addresses are 32 bits */
+	const uint8_t *p = bytes && n ? bytes : vcpu_guest_la(v, pc, 1);
+	if (!p || *p != 0xcc)
+		return false;
+	return vcpu_debug_exit(v, 3, 0, pc, ex);
+}
+
 int vm_debug_inject_bp(struct vcpu *v)
 {
+	/* KVM-PVM: the int3 was never executed (an emulation failure, RIP still
+	 * on it): hyve completes it as it does without a debugger (vcpu_pvm.c). */
+	if (v->vm->pvm)
+		return vcpu_complete_insn(v, (const uint8_t[]){0xcc}, 1) ? 0 : -EFAULT;
 	return kvm_inject_exception(v->fd, 3);
 }
 

@@ -281,6 +281,10 @@ static enum exit_action on_internal_error(struct vcpu *v, struct vm_exit *ex)
 	struct kvm_run *run = v->run;
 	bool bytes = run->emulation_failure.ndata >= 3 &&
 		     (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES);
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && v->vm->dbg &&
+	    vcpu_debug_pvm_insn(v, bytes ? run->emulation_failure.insn_bytes : NULL,
+				bytes ? run->emulation_failure.insn_size : 0, ex))
+		return EXIT_RETURN; /* the debugger's int3 on KVM-PVM (debug.c) */
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
 	    vcpu_complete_insn(v, bytes ? run->emulation_failure.insn_bytes : NULL,
 			       bytes ? run->emulation_failure.insn_size : 0))

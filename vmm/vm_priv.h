@@ -314,6 +314,11 @@ bool vcpu_debug_held(struct vcpu *v);
  * filled (VM_EXITCODE_DEBUG) when it is the debugger's; false when it went
  * back to the guest. */
 bool vcpu_debug_exit(struct vcpu *v, unsigned vector, uint64_t dr6, uint64_t pc, struct vm_exit *ex);
+/* Owner, KVM-PVM: an instruction KVM could not emulate (bytes, n as KVM
+ * reported them, or NULL). An int3 while the debugger intercepts #BP is
+ * its stop (true, *ex filled): on PVM a CPL-0 int3 ends there, not in a
+ * #BP intercept. */
+bool vcpu_debug_pvm_insn(struct vcpu *v, const uint8_t *bytes, size_t n, struct vm_exit *ex);
 
 /* rendezvous.c */
 typedef void vm_rendezvous_fn(struct vcpu *vcpu, void *arg);
