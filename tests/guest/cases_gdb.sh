@@ -1,0 +1,158 @@
+# tests/guest/cases_gdb.sh: hyve's GDB stub (--gdb, --gdb-wait; issue 15
+# item 1) driven by Debian's gdb in batch mode, sourced by tests/run-tests.
+#
+# Each case starts hyve with --gdb=unix:SOCKET --gdb-wait and
+# guests/gdb_target.elf (2 vCPUs), then `gdb -batch -nx -ex 'target remote
+# SOCKET' -ex ...` with the same ELF as its symbol file, and checks gdb's
+# output, the guest's output and hyve's exit status. Every case fails when
+# its feature is broken: a breakpoint that does not stop lets the guest end
+# before gdb's next command ("exited with code" comes too early and the
+# values printed after it are wrong), a register or memory read that is
+# wrong prints another value, a detach that does not resume leaves hyve to
+# its --timeout (status 10).
+#
+#   gdb/break        break at gdb_step, read gdb_magic, two threads (one per
+#                    vCPU) in `info threads`, `thread 2` and its registers,
+#                    continue to the exit status (W: "exited with code 013")
+#   gdb/step         stepi twice (EIP moves by whole instructions), next
+#                    through the loop (gdb_sum grows one step at a time)
+#   gdb/hbreak       a hardware breakpoint (DR0) at gdb_hw
+#   gdb/watch        a write watchpoint on gdb_watched (old and new value)
+#   gdb/interrupt    SIGINT to gdb while the guest spins: it stops every
+#                    vCPU (T02), gdb writes gdb_release, the guest ends
+#   gdb/detach       detach at a breakpoint: the int3 is gone and the guest
+#                    runs to its normal end
+#   gdb/tcp          the same over --gdb=tcp:127.0.0.1:PORT
+# On KVM-PVM hosts (guest CPL 0 emulated by KVM's instruction emulator)
+# data breakpoints never fire (the emulator does not check DR0-DR3 on the
+# accesses it emulates): gdb/watch is skipped there with that reason.
+# Without gdb (tools/ensure-deps installs it) every case is skipped.
+# Cost: 7 hyve runs, about 1 s each.
+
+: "${G:?cases_gdb.sh: the harness must set G to the guests build dir}"
+
+GDB_ELF=$G/gdb_target.elf
+
+# gdb_case NAME STATUS [--gdb RE]... [--not-gdb RE]... [--out RE]... [--pvm-skip WHY]
+#          [--sigint] [--tcp] -- HYVE_ARGS... -- GDB_COMMAND...
+# --gdb/--not-gdb: gdb's output must (not) match RE; --out: the guest's;
+# --sigint: gdb gets SIGINT once the guest printed "spinning"; each
+# GDB_COMMAND is one -ex.
+gdb_case() {
+	local name=${CASE_PREFIX:-}$1 want=$2
+	[ -n "${CASE_SKIP_RE:-}" ] && [[ $1 =~ $CASE_SKIP_RE ]] && return
+	shift 2
+	local gouts=() ngouts=() outs=() pvm_skip= sigint=0 tcp=0
+	while [ "$1" != -- ]; do
+		case "$1" in
+		--gdb) gouts+=("$2"); shift 2 ;;
+		--not-gdb) ngouts+=("$2"); shift 2 ;;
+		--out) outs+=("$2"); shift 2 ;;
+		--pvm-skip) pvm_skip=$2; shift 2 ;;
+		--sigint) sigint=1; shift ;;
+		--tcp) tcp=1; shift ;;
+		*) echo "cases_gdb: bad option '$1' in $name" >&2; N_FAIL=$((N_FAIL + 1)); return ;;
+		esac
+	done
+	shift
+	local hargs=()
+	while [ "$1" != -- ]; do hargs+=("$1"); shift; done
+	shift
+	[ -n "$FILTER" ] && ! [[ $name =~ $FILTER ]] && return
+	case_start "$name" || return
+	if [ "$KVM_OK" = 0 ]; then
+		N_SKIP=$((N_SKIP + 1)); [ "$VERBOSE" = 1 ] && echo "SKIP $name (no /dev/kvm)"
+		return
+	fi
+	if ! command -v gdb >/dev/null; then
+		N_SKIP=$((N_SKIP + 1)); echo "SKIP $name: no gdb (tools/ensure-deps installs it)"
+		return
+	fi
+	if [ -n "$pvm_skip" ] && [ -e /sys/module/kvm_pvm ]; then
+		N_SKIP=$((N_SKIP + 1)); echo "SKIP $name: KVM-PVM: $pvm_skip"
+		return
+	fi
+	local sock=$TMPD/gdb.sock target port out=$TMPD/gdb-hyve.out err=$TMPD/gdb-hyve.err gout=$TMPD/gdb.out
+	rm -f "$sock"
+	if [ "$tcp" = 1 ]; then
+		port=$((20000 + RANDOM % 20000))
+		target=127.0.0.1:$port
+		hargs=(--gdb=tcp:127.0.0.1:$port "${hargs[@]}")
+	else
+		target=$sock
+		hargs=(--gdb=unix:$sock "${hargs[@]}")
+	fi
+	local ex=() c
+	for c in "$@"; do ex+=(-ex "$c"); done
+	local t1 t2 rc hpid gpid why= i
+	t1=$(date +%s.%N)
+	timeout -k 5 120 "$HYVE" --timeout 60 --gdb-wait "${hargs[@]}" </dev/null >"$out" 2>"$err" &
+	hpid=$!
+	# hyve says where it listens once the socket is there (--gdb-wait).
+	for i in $(seq 600); do grep -q 'GDB stub on' "$err" && break; kill -0 "$hpid" 2>/dev/null || break; sleep 0.05; done
+	timeout -k 5 90 gdb -batch -nx -ex "target remote $target" "${ex[@]}" "$GDB_ELF" </dev/null >"$gout" 2>&1 &
+	gpid=$!
+	if [ "$sigint" = 1 ]; then
+		for i in $(seq 1200); do grep -q 'gdb_target: spinning' "$out" && break; kill -0 "$gpid" 2>/dev/null || break; sleep 0.05; done
+		kill -INT "$gpid" 2>/dev/null
+	fi
+	wait "$gpid"
+	wait "$hpid"
+	rc=$?
+	t2=$(date +%s.%N)
+	[ "$rc" = "$want" ] || why="exit status $rc, want $want"
+	local re
+	for re in "${gouts[@]}"; do grep -Eq -- "$re" "$gout" || why="${why:+$why; }gdb's output lacks /$re/"; done
+	for re in "${ngouts[@]}"; do grep -Eq -- "$re" "$gout" && why="${why:+$why; }gdb's output has /$re/"; done
+	for re in "${outs[@]}"; do grep -Eq -- "$re" "$out" || why="${why:+$why; }stdout lacks /$re/"; done
+	[ -n "${CASE_NOT_ERR:-}" ] && grep -Eq -- "$CASE_NOT_ERR" "$err" && why="${why:+$why; }stderr has /$CASE_NOT_ERR/"
+	local secs
+	secs=$(printf '%.2f' "$(echo "$t2 - $t1" | bc)")
+	if [ -z "$why" ]; then
+		N_PASS=$((N_PASS + 1)); echo "ok   $name (${secs}s)"
+	else
+		N_FAIL=$((N_FAIL + 1)); FAILED+=("$name"); echo "FAIL $name (${secs}s): $why"
+		echo "    \$ hyve --gdb-wait ${hargs[*]}; gdb -batch ${ex[*]}"
+		tail -25 "$gout" | sed 's/^/    gdb: /'
+		tail -8 "$out" | sed 's/^/    out: /'
+		tail -8 "$err" | sed 's/^/    err: /'
+	fi
+}
+
+# The guest ends with 5 on debug-exit: status 11, which gdb prints in octal.
+gdb_case gdb/break 11 --gdb '^Thread 1 hit Breakpoint 1, gdb_step \(n=(n@entry=)?4\)' \
+	--gdb '^\$1 = 0x1234abcd$' --gdb '^\$2 = 0$' \
+	--gdb '^\* 1 +Thread 1 \(vCPU 0\) gdb_step' --gdb '^  2 +Thread 2 \(vCPU 1\) ' \
+	--gdb '^\[Switching to thread 2 \(Thread 2\)\]' --gdb '^eip +0x[0-9a-f]+ +0x[0-9a-f]+ <cpu_park' \
+	--gdb '^\$3 = 2$' \
+	--gdb '^\[Inferior 1 \(Remote target\) exited with code 013\]$' --out 'gdb_target: sum=110 watched=42' \
+	-- --cpus 2 "$GDB_ELF" -- 'break gdb_step' 'continue' 'print/x gdb_magic' 'print gdb_sum' 'info threads' \
+	'thread 2' 'info registers eip' 'print $_thread' 'continue'
+
+gdb_case gdb/step 11 --gdb '^\$1 = 0x104c5[0-9a-f]$' --gdb '^\$2 = 1$' --gdb '^\$3 = 3$' \
+	--gdb '^\[Inferior 1 \(Remote target\) exited with code 013\]$' --out 'gdb_target: sum=110' \
+	-- --cpus 2 "$GDB_ELF" -- 'break gdb_step' 'continue' 'delete' 'stepi' 'stepi' 'print/x $pc' \
+	'next' 'next' 'print gdb_sum' 'next' 'next' 'print gdb_sum' 'continue'
+
+gdb_case gdb/hbreak 11 --gdb '^Hardware assisted breakpoint 1 at ' --gdb '^Thread 1 hit Breakpoint 1, gdb_hw \(\)' \
+	--gdb '^\$1 = 10$' --gdb 'exited with code 013' --out 'gdb_target: sum=110' \
+	-- --cpus 2 "$GDB_ELF" -- 'hbreak gdb_hw' 'continue' 'print gdb_sum' 'continue'
+
+gdb_case gdb/watch 11 --pvm-skip "data breakpoints do not fire on guest CPL-0 code, which KVM's instruction emulator runs" \
+	--gdb '^Hardware watchpoint 1: gdb_watched' --gdb '^Old value = 0$' --gdb '^New value = 42$' \
+	--gdb '^\$1 = 110$' --gdb 'exited with code 013' --out 'watched=42' \
+	-- --cpus 2 "$GDB_ELF" -- 'watch gdb_watched' 'continue' 'print gdb_sum' 'delete' 'continue'
+
+# Ctrl-C: gdb sends 0x03, every vCPU stops; the guest ends with 7 (status 15 = 017).
+gdb_case gdb/interrupt 15 --sigint --gdb 'received signal SIGINT' --gdb '^\$1 = 1$' \
+	--gdb '^  2 +Thread 2 \(vCPU 1\) ' --gdb 'exited with code 017' --out 'gdb_target: spinning' \
+	--out 'gdb_target: sum=110' \
+	-- --cpus 2 --append "7 spin" "$GDB_ELF" -- 'continue' 'print gdb_spins > 0' 'info threads' \
+	'set var gdb_release = 1' 'continue'
+
+gdb_case gdb/detach 11 --gdb 'hit Breakpoint 1, gdb_step' --gdb '^\[Inferior 1 \(Remote target\) detached\]' \
+	--not-gdb 'exited with code' --out 'gdb_target: sum=110 watched=42' \
+	-- --cpus 2 "$GDB_ELF" -- 'break gdb_step' 'hbreak gdb_hw' 'continue' 'detach'
+
+gdb_case gdb/tcp 11 --tcp --gdb '^Breakpoint 1, gdb_step' --gdb '^\$1 = 0x1234abcd$' --gdb 'exited with code 013' \
+	-- --cpus 1 "$GDB_ELF" -- 'break gdb_step' 'continue' 'print/x gdb_magic' 'continue'
