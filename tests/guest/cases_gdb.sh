@@ -156,3 +156,16 @@ gdb_case gdb/detach 11 --gdb 'hit Breakpoint 1, gdb_step' --gdb '^\[Inferior 1 \
 
 gdb_case gdb/tcp 11 --tcp --gdb '^Breakpoint 1, gdb_step' --gdb '^\$1 = 0x1234abcd$' --gdb 'exited with code 013' \
 	-- --cpus 1 "$GDB_ELF" -- 'break gdb_step' 'continue' 'print/x gdb_magic' 'continue'
+
+# Bad --gdb values: one error line, status 2 (before /dev/kvm is opened, but
+# for an address that cannot be bound).
+t cli_gdb_bad 2 --nokvm --err "^hyve: --gdb: '1234' is not tcp:PORT, tcp:HOST:PORT or unix:PATH$" -- --gdb=1234 "$GDB_ELF"
+t cli_gdb_port 2 --nokvm --err "^hyve: --gdb: 'tcp:70000' is not tcp:PORT, tcp:HOST:PORT or unix:PATH \(PORT must be 1 to 65535\)$" \
+	-- --gdb=tcp:70000 "$GDB_ELF"
+t cli_gdb_unix_empty 2 --nokvm --err "^hyve: --gdb: 'unix:' is not .* \(empty PATH\)$" -- --gdb=unix: "$GDB_ELF"
+t cli_gdb_wait_alone 2 --nokvm --err "^hyve: --gdb-wait needs --gdb=tcp:PORT or --gdb=unix:PATH$" -- --gdb-wait "$GDB_ELF"
+t cli_gdb_qemu_s 2 --nokvm --err "^hyve: '-s' is QEMU's spelling: hyve's is --gdb=tcp:1234$" -- -s "$GDB_ELF"
+t cli_gdb_host 2 --err "^hyve: --gdb: cannot listen on tcp:nohost:1234: 'nohost' is not an IP address" \
+	-- --gdb=tcp:nohost:1234 "$GDB_ELF"
+t cli_gdb_unix_dir 2 --err "^hyve: --gdb: cannot listen on unix:/nonexistent/g.sock: No such file or directory$" \
+	-- --gdb=unix:/nonexistent/g.sock "$GDB_ELF"
