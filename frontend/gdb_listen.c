@@ -106,6 +106,8 @@ static void *stub_thread(void *p)
 		}
 		drain_stop(&t->stub);
 		int r = gdb_serve(&t->stub, fd, vm_debug_stopped(t->m->vm));
+		if (r == 0)
+			gdb_target_ops.detach(t); /* also when GDB vanished while the guest ran */
 		pthread_mutex_lock(&t->lock);
 		t->session = false;
 		t->conn = -1;

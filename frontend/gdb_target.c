@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "frontend/gdb_target.h"
 #include "frontend/machine.h"
@@ -266,6 +267,14 @@ static void t_detach(void *ctx)
 {
 	struct gdb_target *t = ctx;
 	struct vm *vm = t->m->vm;
+	/* The int3 bytes go only while every vCPU is held: a GDB that left while
+	 * the guest ran (the connection closed) gets a stop first. */
+	pthread_mutex_lock(&t->lock);
+	t->waiting = false;
+	pthread_mutex_unlock(&t->lock);
+	vm_debug_stop(vm);
+	for (int i = 0; i < 10000 && !vm_debug_stopped(vm) && vm_suspended(vm) == VM_SUSPEND_NONE; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL); /* bounded: 10 s */
 	pthread_mutex_lock(&t->lock);
 	bool stopped = vm_debug_stopped(vm);
 	while (t->nsw && stopped)
