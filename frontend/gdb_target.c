@@ -221,18 +221,16 @@ static int t_breakpoint(void *ctx, enum gdb_bp_type type, uint64_t addr, unsigne
 	return r;
 }
 
-static void t_resume(void *ctx, const uint32_t *ids, const enum gdb_action *act, unsigned n)
+static void t_resume(void *ctx, const uint32_t *ids, const enum gdb_action *act, unsigned n,
+		     enum gdb_action others)
 {
 	struct gdb_target *t = ctx;
 	struct vm *vm = t->m->vm;
-	/* vCPUs GDB did not list (no thread yet: an AP a STARTUP brings up) run
-	 * when anything continues, and stay held otherwise. */
-	enum vm_debug_run others = VM_DEBUG_STAY;
-	for (unsigned i = 0; i < n; i++)
-		if (act[i] == GDB_CONTINUE)
-			others = VM_DEBUG_CONTINUE;
+	/* vCPUs GDB did not list (no thread yet: an AP a STARTUP brings up while
+	 * GDB holds the rest) run only with vCont's default action c; a step is
+	 * for named threads (RSP E.2 vCont). */
 	for (uint32_t id = 0; id < t->m->opt->cpus; id++)
-		vm_debug_set_run(vm, id, others);
+		vm_debug_set_run(vm, id, others == GDB_CONTINUE ? VM_DEBUG_CONTINUE : VM_DEBUG_STAY);
 	for (unsigned i = 0; i < n; i++)
 		vm_debug_set_run(vm, ids[i], act[i] == GDB_STEP ? VM_DEBUG_STEP_ONE
 					     : act[i] == GDB_CONTINUE ? VM_DEBUG_CONTINUE : VM_DEBUG_STAY);

@@ -3,6 +3,8 @@
  * file). It starts the APs of --cpus N (one GDB thread each; they park with
  * CLI; HLT), then runs what the tests break, step and watch in:
  *
+ *   gdb_ap_ran    how many APs ran (0 while GDB holds them: a STARTUP
+ *                 that comes while GDB holds the VM starts nothing)
  *   gdb_magic     a global with a known value, read by `print`
  *   gdb_step()    a function to break at; its loop adds 1..n into gdb_sum
  *                 one instruction at a time (stepi / step)
@@ -22,9 +24,17 @@ volatile uint32_t gdb_sum;
 volatile uint32_t gdb_watched;
 volatile uint32_t gdb_release;
 volatile uint32_t gdb_spins;
+volatile uint32_t gdb_ap_ran; /* APs that ran their first C code */
 
 void gdb_step(uint32_t n);
 void gdb_hw(void);
+
+/* An AP's life (smp.h): count it, report, park. */
+static void gdb_ap(uint32_t apic_id, uint32_t table)
+{
+	__atomic_add_fetch(&gdb_ap_ran, 1, __ATOMIC_SEQ_CST);
+	smp_report(table, apic_id);
+}
 
 __attribute__((noinline)) void gdb_step(uint32_t n)
 {
@@ -45,6 +55,7 @@ void kmain(uint32_t magic, uint32_t mbi)
 	struct smp_set aps;
 
 	(void)parse_first_number(cl, &code);
+	smp_install(SMP_VEC_A, 0, gdb_ap);
 	smp_set_aps(&aps, n);
 	for (uint32_t id = 1; id < n; id++)
 		smp_init_sipi_sipi(id, APIC_DEST_PHYSICAL, SMP_VEC_A, SMP_INIT_DELAY_US);

@@ -17,6 +17,7 @@
 #   gdb/step         stepi twice (EIP moves by whole instructions), next
 #                    through the loop (gdb_sum grows one step at a time)
 #   gdb/stepi        stepi from the first instruction, no breakpoint
+#   gdb/startup-held an AP whose STARTUP comes while GDB holds it stays held
 #   gdb/hbreak       a hardware breakpoint (DR0) at gdb_hw
 #   gdb/watch        a write watchpoint on gdb_watched (old and new value)
 #   gdb/interrupt    SIGINT to gdb while the guest spins: it stops every
@@ -153,9 +154,10 @@ gdb_case gdb/break 11 --svm-skip "$SVM_NOBP" --gdb '^Thread 1 hit Breakpoint 1, 
 	-- --cpus 2 "$GDB_ELF" -- 'break gdb_step' 'continue' 'print/x gdb_magic' 'print gdb_sum' 'info threads' \
 	'thread 2' 'info registers eip' 'print $_thread' 'continue'
 
-gdb_case gdb/step 11 --svm-skip "$SVM_NOBP" --gdb '^\$1 = 0x104c5[0-9a-f]$' --gdb '^\$2 = 1$' --gdb '^\$3 = 3$' \
+gdb_case gdb/step 11 --svm-skip "$SVM_NOBP" --gdb '^\$1 = 1$' --gdb '^\$2 = 1$' --gdb '^\$3 = 3$' \
+	--gdb '^0x[0-9a-f]+\s+[0-9]+\s' \
 	--gdb '^\[Inferior 1 \(Remote target\) exited with code 013\]$' --out 'gdb_target: sum=110' \
-	-- --cpus 2 "$GDB_ELF" -- 'break gdb_step' 'continue' 'delete' 'stepi' 'stepi' 'print/x $pc' \
+	-- --cpus 2 "$GDB_ELF" -- 'break gdb_step' 'continue' 'delete' 'stepi' 'stepi' 'print $pc > gdb_step && $pc < gdb_step + 16' \
 	'next' 'next' 'print gdb_sum' 'next' 'next' 'print gdb_sum' 'continue'
 
 # Single steps from the first instruction (held there by --gdb-wait), with
@@ -163,6 +165,20 @@ gdb_case gdb/step 11 --svm-skip "$SVM_NOBP" --gdb '^\$1 = 0x104c5[0-9a-f]$' --gd
 # instructions, no further than a few bytes.
 gdb_case gdb/stepi 11 --gdb '^\$1 = 1$' --gdb '^\$2 = 1$' --gdb '^\$3 = 1$' --gdb 'exited with code 013' \
 	-- --cpus 1 "$GDB_ELF" -- 'print $pc == _start' 'stepi' 'stepi' 'print $pc > _start' 'print $pc < _start + 16' 'continue'
+
+# A STARTUP while GDB holds the AP: with scheduler-locking on, `finish`
+# runs only the BSP through smp_init_sipi_sipi() (INIT, 10 ms, STARTUP,
+# STARTUP); the AP gets its thread and its start but must not run (its first
+# C code counts gdb_ap_ran), under both AP start-up protocols. Then
+# everything continues and the guest passes its own check that the AP started.
+for proto in ipi-exit spinup-ap; do
+	gdb_case gdb/startup-held/$proto 11 --svm-skip "$SVM_NOBP" --gdb '^kmain \(.*\) at guests/gdb_target.c' \
+		--gdb '^\$1 = 0$' --gdb '^  2 +Thread 2 \(vCPU 1\) ' --gdb '^\$2 = 1$' --gdb 'exited with code 013' \
+		--out 'gdb: 1 of 1 expected APs reported exactly once' --out 'gdb_target: sum=110' \
+		-- --cpus 2 --ap-startup=$proto "$GDB_ELF" -- 'break smp_init_sipi_sipi' 'continue' 'delete' \
+		'set scheduler-locking on' 'finish' 'print gdb_ap_ran' 'info threads' 'set scheduler-locking off' \
+		'break gdb_step' 'continue' 'print gdb_ap_ran' 'delete' 'continue'
+done
 
 gdb_case gdb/hbreak 11 --svm-skip "$SVM_NOBP" --gdb '^Hardware assisted breakpoint 1 at ' \
 	--gdb '^Thread 1 hit Breakpoint 1, gdb_hw \(\)' --gdb '^\$1 = 10$' --gdb 'exited with code 013' --out 'gdb_target: sum=110' \
