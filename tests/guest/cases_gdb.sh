@@ -25,6 +25,8 @@
 #   gdb/detach       detach at a breakpoint: the int3 is gone and the guest
 #                    runs to its normal end; detach-wait: detach before the
 #                    first instruction
+#   gdb/attach-kill  gdb attaches to the running guest (every vCPU stops),
+#                    reads, kills: hyve ends with status 16
 #   gdb/tcp          --gdb=tcp:127.0.0.1:PORT
 # On KVM-PVM hosts (guest CPL 0 emulated by KVM's instruction emulator)
 # data breakpoints never fire (the emulator does not check DR0-DR3 on the
@@ -36,24 +38,28 @@
 
 GDB_ELF=$G/gdb_target.elf
 
-# gdb_case NAME STATUS [--gdb RE]... [--not-gdb RE]... [--out RE]... [--pvm-skip WHY]
-#          [--sigint] [--tcp] -- HYVE_ARGS... -- GDB_COMMAND...
-# --gdb/--not-gdb: gdb's output must (not) match RE; --out: the guest's;
+# gdb_case NAME STATUS [--gdb RE]... [--not-gdb RE]... [--out RE]... [--not-out RE]... [--pvm-skip WHY]
+#          [--svm-skip WHY] [--sigint] [--attach] [--tcp] -- HYVE_ARGS... -- GDB_COMMAND...
+# Without --attach hyve runs with --gdb-wait and gdb comes first; with it,
+# gdb attaches once the guest spins (the stub stops every vCPU for it).
+# --gdb/--not-gdb: gdb's output must (not) match RE; --out/--not-out: the guest's;
 # --sigint: gdb gets SIGINT once the guest printed "spinning"; each
 # GDB_COMMAND is one -ex.
 gdb_case() {
 	local name=${CASE_PREFIX:-}$1 want=$2
 	[ -n "${CASE_SKIP_RE:-}" ] && [[ $1 =~ $CASE_SKIP_RE ]] && return
 	shift 2
-	local gouts=() ngouts=() outs=() pvm_skip= svm_skip= sigint=0 tcp=0
+	local gouts=() ngouts=() outs=() nouts=() pvm_skip= svm_skip= sigint=0 tcp=0 attach=0
 	while [ "$1" != -- ]; do
 		case "$1" in
 		--gdb) gouts+=("$2"); shift 2 ;;
 		--not-gdb) ngouts+=("$2"); shift 2 ;;
 		--out) outs+=("$2"); shift 2 ;;
+		--not-out) nouts+=("$2"); shift 2 ;;
 		--pvm-skip) pvm_skip=$2; shift 2 ;;
 		--svm-skip) svm_skip=$2; shift 2 ;;
 		--sigint) sigint=1; shift ;;
+		--attach) attach=1; shift ;;
 		--tcp) tcp=1; shift ;;
 		*) echo "cases_gdb: bad option '$1' in $name" >&2; N_FAIL=$((N_FAIL + 1)); return ;;
 		esac
@@ -94,10 +100,13 @@ gdb_case() {
 	for c in "$@"; do ex+=(-ex "$c"); done
 	local t1 t2 rc hpid gpid why= i
 	t1=$(date +%s.%N)
-	timeout -k 5 120 "$HYVE" --timeout 60 --gdb-wait "${hargs[@]}" </dev/null >"$out" 2>"$err" &
+	local wait=(--gdb-wait) ready='GDB stub on' readyf=$err
+	[ "$attach" = 1 ] && wait=() ready='gdb_target: spinning' readyf=$out
+	timeout -k 5 120 "$HYVE" --timeout 60 "${wait[@]}" "${hargs[@]}" </dev/null >"$out" 2>"$err" &
 	hpid=$!
-	# hyve says where it listens once the socket is there (--gdb-wait).
-	for i in $(seq 600); do grep -q 'GDB stub on' "$err" && break; kill -0 "$hpid" 2>/dev/null || break; sleep 0.05; done
+	# hyve says where it listens once the socket is there (--gdb-wait); with
+	# --attach GDB comes while the guest spins.
+	for i in $(seq 1200); do grep -q "$ready" "$readyf" && break; kill -0 "$hpid" 2>/dev/null || break; sleep 0.05; done
 	# gdb itself gets the SIGINT: under timeout(1) it would get two (timeout
 	# sends it to its process group as well), and a second Ctrl-C makes gdb
 	# give up on the target. A watchdog of our own ends a gdb that hangs.
@@ -120,6 +129,7 @@ gdb_case() {
 	for re in "${gouts[@]}"; do grep -Eq -- "$re" "$gout" || why="${why:+$why; }gdb's output lacks /$re/"; done
 	for re in "${ngouts[@]}"; do grep -Eq -- "$re" "$gout" && why="${why:+$why; }gdb's output has /$re/"; done
 	for re in "${outs[@]}"; do grep -Eq -- "$re" "$out" || why="${why:+$why; }stdout lacks /$re/"; done
+	for re in "${nouts[@]}"; do grep -Eq -- "$re" "$out" && why="${why:+$why; }stdout has /$re/"; done
 	[ -n "${CASE_NOT_ERR:-}" ] && grep -Eq -- "$CASE_NOT_ERR" "$err" && why="${why:+$why; }stderr has /$CASE_NOT_ERR/"
 	local secs
 	secs=$(printf '%.2f' "$(echo "$t2 - $t1" | bc)")
@@ -127,7 +137,7 @@ gdb_case() {
 		N_PASS=$((N_PASS + 1)); echo "ok   $name (${secs}s)"
 	else
 		N_FAIL=$((N_FAIL + 1)); FAILED+=("$name"); echo "FAIL $name (${secs}s): $why"
-		echo "    \$ hyve --gdb-wait ${hargs[*]}; gdb -batch ${ex[*]}"
+		echo "    \$ hyve ${wait[*]} ${hargs[*]}; gdb -batch ${ex[*]}"
 		tail -25 "$gout" | sed 's/^/    gdb: /'
 		tail -8 "$out" | sed 's/^/    out: /'
 		tail -8 "$err" | sed 's/^/    err: /'
@@ -206,6 +216,11 @@ gdb_case gdb/detach 11 --svm-skip "$SVM_NOBP" --gdb 'hit Breakpoint 1, gdb_step'
 # Detach while --gdb-wait holds every vCPU: the guest starts and ends on its own.
 gdb_case gdb/detach-wait 11 --gdb '^\[Inferior 1 \(Remote target\) detached\]' --not-gdb 'exited with code' \
 	--out 'gdb_target: sum=110 watched=42' -- --cpus 2 "$GDB_ELF" -- 'detach'
+
+# Attach to a running guest, look, kill: hyve ends with status 16.
+gdb_case gdb/attach-kill 16 --attach --gdb '^(0x[0-9a-f]+ in )?kmain ' --gdb '^\$1 = 1$' \
+	--gdb '^  2 +Thread 2 \(vCPU 1\) ' --gdb '^\[Inferior 1 \(Remote target\) killed\]' --not-out 'sum=' \
+	-- --cpus 2 --append "7 spin" "$GDB_ELF" -- 'print gdb_spins > 0' 'info threads' 'kill'
 
 gdb_case gdb/tcp 11 --tcp --svm-skip "L1 brings no network interface up, not even lo (connect: Network is unreachable)" --gdb '^\$1 = 0x1234abcd$' --gdb 'exited with code 013' \
 	-- --cpus 1 "$GDB_ELF" -- 'print/x gdb_magic' 'continue'
