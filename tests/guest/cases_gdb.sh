@@ -149,7 +149,9 @@ gdb_case() {
 # the INTn intercept only (raise_interrupt2(): is_int), never against the #BP
 # exception intercept KVM_GUESTDBG_USE_SW_BP sets, so the guest takes its
 # own #BP; and the DR7 it loads from the VMCB at VMRUN arms no TCG
-# breakpoint, so DR0-DR3 never fire in L2. Single steps (#DB from EFLAGS.TF,
+# breakpoint, so DR0-DR3 never fire in L2 (QEMU fixed that in 2024, "target/i386:
+# disable/enable breakpoints on vmentry/vmexit": cpu_x86_update_dr7() at
+# VMRUN; Debian 12 has 7.2). Single steps (#DB from EFLAGS.TF,
 # an exception intercept) and everything else work there; the cases that
 # need a breakpoint are skipped on that tier with this reason.
 SVM_NOBP="QEMU's TCG SVM emulation (L0) delivers a guest int3 to the guest, not to KVM's #BP intercept, and arms no DR0-DR3 breakpoint for L2"
