@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -16,6 +17,51 @@
 
 #include "frontend/gdb_target.h"
 #include "frontend/machine.h"
+
+int gdb_parse_spec(const char *s, struct options *o, char *why, size_t n)
+{
+	snprintf(why, n, "%s", "");
+	if (!strncmp(s, "unix:", 5)) {
+		if (!s[5] || strlen(s + 5) >= sizeof(o->gdb_path)) {
+			snprintf(why, n, "%s", !s[5] ? " (empty PATH)" : " (PATH longer than 107 bytes)");
+			return -1;
+		}
+		o->gdb = GDB_UNIX;
+		snprintf(o->gdb_path, sizeof(o->gdb_path), "%s", s + 5);
+		return 0;
+	}
+	if (strncmp(s, "tcp:", 4))
+		return -1;
+	const char *port = strrchr(s + 4, ':');
+	snprintf(o->gdb_host, sizeof(o->gdb_host), "127.0.0.1");
+	if (port) {
+		size_t k = (size_t)(port - (s + 4));
+		const char *h = s + 4;
+		if (k >= 2 && h[0] == '[' && h[k - 1] == ']') {
+			h++;
+			k -= 2;
+		}
+		if (k == 0 || k >= sizeof(o->gdb_host)) {
+			snprintf(why, n, " (bad HOST)");
+			return -1;
+		}
+		memcpy(o->gdb_host, h, k);
+		o->gdb_host[k] = 0;
+		port++;
+	} else {
+		port = s + 4;
+	}
+	char *end;
+	errno = 0;
+	unsigned long p = strtoul(port, &end, 10);
+	if (!*port || *port == '-' || *port == '+' || *end || errno || p < 1 || p > 65535) {
+		snprintf(why, n, " (PORT must be 1 to 65535)");
+		return -1;
+	}
+	o->gdb = GDB_TCP;
+	o->gdb_port = (uint16_t)p;
+	return 0;
+}
 
 static int listen_tcp(struct gdb_target *t, const struct options *o)
 {

@@ -267,47 +267,6 @@ static int parse_smp(const char *s, uint32_t *cpus)
 	return 0;
 }
 
-/* --gdb: "tcp:PORT", "tcp:HOST:PORT" (HOST an IPv4 or IPv6 address, IPv6 in
- * brackets allowed) or "unix:PATH". */
-static int parse_gdb(struct options *o, const char *s)
-{
-	static const char want[] = "--gdb: '%s' is not tcp:PORT, tcp:HOST:PORT or unix:PATH%s";
-	if (!strncmp(s, "unix:", 5)) {
-		if (!s[5])
-			return fail(want, s, " (empty PATH)");
-		if (strlen(s + 5) >= sizeof(o->gdb_path))
-			return fail(want, s, " (PATH longer than 107 bytes)");
-		o->gdb = GDB_UNIX;
-		snprintf(o->gdb_path, sizeof(o->gdb_path), "%s", s + 5);
-		return 0;
-	}
-	if (strncmp(s, "tcp:", 4))
-		return fail(want, s, "");
-	const char *port = strrchr(s + 4, ':');
-	snprintf(o->gdb_host, sizeof(o->gdb_host), "127.0.0.1");
-	if (port) {
-		size_t n = (size_t)(port - (s + 4));
-		const char *h = s + 4;
-		if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-			h++;
-			n -= 2;
-		}
-		if (n == 0 || n >= sizeof(o->gdb_host))
-			return fail(want, s, " (bad HOST)");
-		memcpy(o->gdb_host, h, n);
-		o->gdb_host[n] = 0;
-		port++;
-	} else {
-		port = s + 4;
-	}
-	uint32_t p;
-	if (parse_u32(port, &p) || p < 1 || p > 65535)
-		return fail(want, s, " (PORT must be 1 to 65535)");
-	o->gdb = GDB_TCP;
-	o->gdb_port = (uint16_t)p;
-	return 0;
-}
-
 int options_parse(struct options *o, int argc, char **argv)
 {
 	memset(o, 0, sizeof(*o));
@@ -398,10 +357,12 @@ int options_parse(struct options *o, int argc, char **argv)
 			if (errno || end == optarg || *end || !(o->timeout > 0) || o->timeout > 1e7)
 				return fail("--timeout: '%s' is not a positive number of seconds", optarg, NULL);
 			break;
-		case OPT_GDB:
-			if (parse_gdb(o, optarg))
-				return -1;
+		case OPT_GDB: {
+			char why[64];
+			if (gdb_parse_spec(optarg, o, why, sizeof(why)) < 0)
+				return fail("--gdb: '%s' is not tcp:PORT, tcp:HOST:PORT or unix:PATH%s", optarg, why);
 			break;
+		}
 		case OPT_GDB_WAIT:
 			o->gdb_wait = true;
 			break;

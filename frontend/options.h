@@ -58,6 +58,11 @@ struct options {
 int options_parse(struct options *o, int argc, char **argv);
 void options_free(struct options *o);
 
+/* --gdb's value (frontend/gdb_listen.c): "tcp:PORT", "tcp:HOST:PORT" (HOST an
+ * IP address, IPv6 in brackets allowed) or "unix:PATH" into o->gdb*. -1 with
+ * why (" (reason)" or "") when it is none of them. */
+int gdb_parse_spec(const char *s, struct options *o, char *why, size_t n);
+
 /* Parses a size: a number with an optional decimal fraction ("1.5") and an
  * optional K/M/G/T suffix (binary; none: MiB, as QEMU's -m). -1 when it is
  * not a size, -2 when it is not a whole number of bytes. */

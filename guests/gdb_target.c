@@ -10,6 +10,9 @@
  *                 one instruction at a time (stepi / step)
  *   gdb_hw()      where a hardware breakpoint (hbreak) goes
  *   gdb_watched   written once, after gdb_hw() (watch)
+ *   int3          with "int3" on the command line the guest runs an int3 of
+ *                 its own after gdb_hw() and counts it in its #BP handler
+ *                 ("gdb_target: own int3 handled 1"): GDB must not see it
  *   gdb_release   with "spin" on the command line the guest prints
  *                 "gdb_target: spinning" and loops (counting gdb_spins) until
  *                 GDB sets it (after an interrupt, Ctrl-C)
@@ -25,9 +28,17 @@ volatile uint32_t gdb_watched;
 volatile uint32_t gdb_release;
 volatile uint32_t gdb_spins;
 volatile uint32_t gdb_ap_ran; /* APs that ran their first C code */
+volatile uint32_t gdb_own_bp; /* #BPs of the guest's own int3 that reached its handler */
 
 void gdb_step(uint32_t n);
 void gdb_hw(void);
+
+/* #BP is a trap: the handler returns after the int3 (SDM 6.15 "Interrupt 3"). */
+static void gdb_bp(struct isr_frame *f)
+{
+	(void)f;
+	gdb_own_bp++;
+}
 
 /* An AP's life (smp.h): count it, report, park. */
 static void gdb_ap(uint32_t apic_id, uint32_t table)
@@ -64,6 +75,11 @@ void kmain(uint32_t magic, uint32_t mbi)
 	printf("gdb_target: %u CPUs, magic at %p\n", n, (void *)&gdb_magic);
 	gdb_step(4);
 	gdb_hw();
+	if (cmdline_has_word(cl, "int3")) { /* the guest's own breakpoint: not GDB's */
+		idt_set_handler(3, gdb_bp);
+		__asm__ volatile("int3" ::: "memory");
+		printf("gdb_target: own int3 handled %u\n", gdb_own_bp);
+	}
 	gdb_watched = 42;
 	if (cmdline_has_word(cl, "spin")) {
 		printf("gdb_target: spinning\n");

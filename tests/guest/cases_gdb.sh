@@ -20,6 +20,7 @@
 #   gdb/startup-held an AP whose STARTUP comes while GDB holds it stays held
 #   gdb/hbreak       a hardware breakpoint (DR0) at gdb_hw
 #   gdb/watch        a write watchpoint on gdb_watched (old and new value)
+#   gdb/own-int3     the guest's own int3 reaches the guest, not gdb
 #   gdb/interrupt    SIGINT to gdb while the guest spins: it stops every
 #                    vCPU (T02), gdb writes gdb_release, the guest ends
 #   gdb/detach       detach at a breakpoint: the int3 is gone and the guest
@@ -201,6 +202,12 @@ gdb_case gdb/watch 11 --pvm-skip "data breakpoints do not fire on guest CPL-0 co
 	--gdb '^Hardware watchpoint 1: gdb_watched' --gdb '^Old value = 0$' --gdb '^New value = 42$' \
 	--gdb '^\$1 = 110$' --gdb 'exited with code 013' --out 'watched=42' \
 	-- --cpus 2 "$GDB_ELF" -- 'watch gdb_watched' 'continue' 'print gdb_sum' 'delete' 'continue'
+
+# The guest's own int3 while GDB's are in (KVM intercepts every #BP then):
+# it goes back to the guest's handler, GDB sees only its own breakpoint.
+gdb_case gdb/own-int3 11 --svm-skip "$SVM_NOBP" --gdb '^Breakpoint 1, gdb_hw' --not-gdb 'SIGTRAP' \
+	--gdb 'exited with code 013' --out 'gdb_target: own int3 handled 1' --out 'sum=110' \
+	-- --cpus 1 --append "5 int3" "$GDB_ELF" -- 'break gdb_hw' 'continue' 'continue'
 
 # Ctrl-C: gdb sends 0x03, every vCPU stops (T02); the guest ends with 7 (status 15 = 017).
 gdb_case gdb/interrupt 15 --sigint --gdb 'received signal SIGINT' --gdb '^\$1 = 1$' \
