@@ -28,6 +28,10 @@
 #                    first instruction
 #   gdb/attach-kill  gdb attaches to the running guest (every vCPU stops),
 #                    reads, kills: hyve ends with status 16
+#   gdb/linux        the test kernel's vmlinux (PVH, 64-bit): hbreak at
+#                    start_kernel, linux_banner through its page tables,
+#                    break at rest_init in its text; linux-attach: attach
+#                    while it boots (every tier)
 #   gdb/tcp          --gdb=tcp:127.0.0.1:PORT
 # On KVM-PVM hosts (guest CPL 0 emulated by KVM's instruction emulator)
 # data breakpoints never fire (the emulator does not check DR0-DR3 on the
@@ -40,9 +44,10 @@
 GDB_ELF=$G/gdb_target.elf
 
 # gdb_case NAME STATUS [--gdb RE]... [--not-gdb RE]... [--out RE]... [--not-out RE]... [--pvm-skip WHY]
-#          [--svm-skip WHY] [--sigint] [--attach] [--tcp] -- HYVE_ARGS... -- GDB_COMMAND...
+#          [--svm-skip WHY] [--sigint] [--attach RE] [--elf FILE] [--tcp] -- HYVE_ARGS... -- GDB_COMMAND...
 # Without --attach hyve runs with --gdb-wait and gdb comes first; with it,
-# gdb attaches once the guest spins (the stub stops every vCPU for it).
+# gdb attaches once the guest printed a line matching RE (the stub stops
+# every vCPU for it). --elf: gdb's symbol file (default gdb_target.elf).
 # --gdb/--not-gdb: gdb's output must (not) match RE; --out/--not-out: the guest's;
 # --sigint: gdb gets SIGINT once the guest printed "spinning"; each
 # GDB_COMMAND is one -ex.
@@ -50,7 +55,7 @@ gdb_case() {
 	local name=${CASE_PREFIX:-}$1 want=$2
 	[ -n "${CASE_SKIP_RE:-}" ] && [[ $1 =~ $CASE_SKIP_RE ]] && return
 	shift 2
-	local gouts=() ngouts=() outs=() nouts=() pvm_skip= svm_skip= sigint=0 tcp=0 attach=0
+	local gouts=() ngouts=() outs=() nouts=() pvm_skip= svm_skip= sigint=0 tcp=0 attach=0 ready_re= elf=$GDB_ELF
 	while [ "$1" != -- ]; do
 		case "$1" in
 		--gdb) gouts+=("$2"); shift 2 ;;
@@ -60,7 +65,8 @@ gdb_case() {
 		--pvm-skip) pvm_skip=$2; shift 2 ;;
 		--svm-skip) svm_skip=$2; shift 2 ;;
 		--sigint) sigint=1; shift ;;
-		--attach) attach=1; shift ;;
+		--attach) attach=1; ready_re=$2; shift 2 ;;
+		--elf) elf=$2; shift 2 ;;
 		--tcp) tcp=1; shift ;;
 		*) echo "cases_gdb: bad option '$1' in $name" >&2; N_FAIL=$((N_FAIL + 1)); return ;;
 		esac
@@ -77,6 +83,14 @@ gdb_case() {
 	fi
 	if ! command -v gdb >/dev/null; then
 		N_SKIP=$((N_SKIP + 1)); echo "SKIP $name: no gdb (tools/ensure-deps installs it)"
+		return
+	fi
+	if [ ! -f "$elf" ]; then
+		N_SKIP=$((N_SKIP + 1)); echo "SKIP $name: $elf is not built (tools/build-linux $BUILD/linux)"
+		return
+	fi
+	if [[ $elf == */linux/* ]] && [ "${HYVE_SKIP_LINUX:-0}" = 1 ]; then
+		N_SKIP=$((N_SKIP + 1)); echo "SKIP $name: HYVE_SKIP_LINUX=1"
 		return
 	fi
 	if [ -n "$pvm_skip" ] && [ -e /sys/module/kvm_pvm ]; then
@@ -102,16 +116,16 @@ gdb_case() {
 	local t1 t2 rc hpid gpid why= i
 	t1=$(date +%s.%N)
 	local wait=(--gdb-wait) ready='GDB stub on' readyf=$err
-	[ "$attach" = 1 ] && wait=() ready='gdb_target: spinning' readyf=$out
+	[ "$attach" = 1 ] && wait=() ready=$ready_re readyf=$out
 	timeout -k 5 120 "$HYVE" --timeout 60 "${wait[@]}" "${hargs[@]}" </dev/null >"$out" 2>"$err" &
 	hpid=$!
 	# hyve says where it listens once the socket is there (--gdb-wait); with
 	# --attach GDB comes while the guest spins.
-	for i in $(seq 1200); do grep -q "$ready" "$readyf" && break; kill -0 "$hpid" 2>/dev/null || break; sleep 0.05; done
+	for i in $(seq 2400); do grep -q "$ready" "$readyf" && break; kill -0 "$hpid" 2>/dev/null || break; sleep 0.05; done
 	# gdb itself gets the SIGINT: under timeout(1) it would get two (timeout
 	# sends it to its process group as well), and a second Ctrl-C makes gdb
 	# give up on the target. A watchdog of our own ends a gdb that hangs.
-	gdb -batch -nx -ex "target remote $target" "${ex[@]}" "$GDB_ELF" </dev/null >"$gout" 2>&1 &
+	gdb -batch -nx -ex "target remote $target" "${ex[@]}" "$elf" </dev/null >"$gout" 2>&1 &
 	gpid=$!
 	(sleep 90; kill -9 "$gpid") >/dev/null 2>&1 &
 	local wdog=$!
@@ -227,9 +241,28 @@ gdb_case gdb/detach-wait 11 --gdb '^\[Inferior 1 \(Remote target\) detached\]' -
 	--out 'gdb_target: sum=110 watched=42' -- --cpus 2 "$GDB_ELF" -- 'detach'
 
 # Attach to a running guest, look, kill: hyve ends with status 16.
-gdb_case gdb/attach-kill 16 --attach --gdb '^(0x[0-9a-f]+ in )?kmain ' --gdb '^\$1 = 1$' \
+gdb_case gdb/attach-kill 16 --attach 'gdb_target: spinning' --gdb '^(0x[0-9a-f]+ in )?kmain ' --gdb '^\$1 = 1$' \
 	--gdb '^  2 +Thread 2 \(vCPU 1\) ' --gdb '^\[Inferior 1 \(Remote target\) killed\]' --not-out 'sum=' \
 	-- --cpus 2 --append "7 spin" "$GDB_ELF" -- 'print gdb_spins > 0' 'info threads' 'kill'
+
+# A 64-bit Linux (the test kernel's vmlinux through PVH, the same file as
+# gdb's symbols): GDB's amd64 registers, memory through the kernel's 4-level
+# page tables, a hardware breakpoint before the kernel's mappings exist and a
+# software one in its text (read-only for the kernel) after.
+LX_VMLINUX=$BUILD/linux/vmlinux
+gdb_case gdb/linux 16 --elf "$LX_VMLINUX" --svm-skip "$SVM_NOBP" \
+	--gdb '^Breakpoint 1, 0x[0-9a-f]+ in start_kernel' --gdb '<linux_banner>:\s+"Linux version ' \
+	--gdb '^Breakpoint 2, 0x[0-9a-f]+ in rest_init' --gdb '^\$1 = 1$' --gdb '^\$2 = 16$' \
+	--gdb '^\[Inferior 1 \(Remote target\) killed\]' \
+	-- --cpus 2 --memory 256M --append "console=ttyS0 noxsave clocksource=kvm-clock" "$LX_VMLINUX" -- \
+	'hbreak start_kernel' 'continue' 'x/s (char *)&linux_banner' 'delete' 'break rest_init' 'continue' \
+	'print $pc == rest_init' 'print $cs' 'kill'
+# ... and attached to while it boots, on every tier: stop, read, kill.
+gdb_case gdb/linux-attach 16 --elf "$LX_VMLINUX" --attach 'Linux version' \
+	--gdb '<linux_banner>:\s+"Linux version ' --gdb '^\* 1 +Thread 1 \(vCPU 0\) ' \
+	--gdb '^\[Inferior 1 \(Remote target\) killed\]' \
+	-- --cpus 2 --memory 256M --append "console=ttyS0 noxsave clocksource=kvm-clock" "$LX_VMLINUX" -- \
+	'x/s (char *)&linux_banner' 'info threads' 'kill'
 
 gdb_case gdb/tcp 11 --tcp --svm-skip "L1 brings no network interface up, not even lo (connect: Network is unreachable)" --gdb '^\$1 = 0x1234abcd$' --gdb 'exited with code 013' \
 	-- --cpus 1 "$GDB_ELF" -- 'print/x gdb_magic' 'continue'
