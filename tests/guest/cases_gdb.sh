@@ -275,6 +275,7 @@ t cli_gdb_port 2 --nokvm --err "^hyve: --gdb: 'tcp:70000' is not tcp:PORT, tcp:H
 t cli_gdb_unix_empty 2 --nokvm --err "^hyve: --gdb: 'unix:' is not .* \(empty PATH\)$" -- --gdb=unix: "$GDB_ELF"
 t cli_gdb_wait_alone 2 --nokvm --err "^hyve: --gdb-wait needs --gdb=tcp:PORT or --gdb=unix:PATH$" -- --gdb-wait "$GDB_ELF"
 t cli_gdb_qemu_s 2 --nokvm --err "^hyve: '-s' is QEMU's spelling: hyve's is --gdb=tcp:1234$" -- -s "$GDB_ELF"
+t cli_gdb_qemu_S 2 --nokvm --err "^hyve: '-S' is QEMU's spelling: hyve's is --gdb-wait \(with --gdb=tcp:PORT\)$" -- -S "$GDB_ELF"
 t cli_gdb_host 2 --err "^hyve: --gdb: cannot listen on tcp:nohost:1234: 'nohost' is not an IP address" \
 	-- --gdb=tcp:nohost:1234 "$GDB_ELF"
 t cli_gdb_unix_dir 2 --err "^hyve: --gdb: cannot listen on unix:/nonexistent/g.sock: No such file or directory$" \
