@@ -2,7 +2,7 @@
 # item 1) driven by Debian's gdb in batch mode, sourced by tests/run-tests.
 #
 # Each case starts hyve with --gdb=unix:SOCKET --gdb-wait and
-# guests/gdb_target.elf (2 vCPUs), then `gdb -batch -nx -ex 'target remote
+# guests/gdb_target.elf (mostly 2 vCPUs), then `gdb -batch -nx -ex 'target remote
 # SOCKET' -ex ...` with the same ELF as its symbol file, and checks gdb's
 # output, the guest's output and hyve's exit status. Every case fails when
 # its feature is broken: a breakpoint that does not stop lets the guest end
@@ -36,8 +36,11 @@
 # On KVM-PVM hosts (guest CPL 0 emulated by KVM's instruction emulator)
 # data breakpoints never fire (the emulator does not check DR0-DR3 on the
 # accesses it emulates): gdb/watch is skipped there with that reason.
+# On the nested tier only the cases without a breakpoint run (below).
 # Without gdb (tools/ensure-deps installs it) every case is skipped.
-# Cost: 9 hyve runs (and 7 option errors), under 1 s each on this host.
+# Cost: 15 hyve runs and 8 option errors; under 1 s each on this host but
+# gdb/linux and gdb/linux-attach (8-10 s: a Linux boot to rest_init),
+# about 25 s in all (plus the same under ASan).
 
 : "${G:?cases_gdb.sh: the harness must set G to the guests build dir}"
 
