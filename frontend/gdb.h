@@ -89,8 +89,12 @@ struct gdb_target_ops {
 	int (*write_mem)(void *ctx, uint32_t vcpu, uint64_t addr, const uint8_t *buf, size_t n);
 	/* 0, -ENOTSUP (that type), -ENOSPC (no debug register left) or -errno. */
 	int (*breakpoint)(void *ctx, enum gdb_bp_type type, uint64_t addr, unsigned len, bool insert);
-	/* Resumes: act[i] for vCPU ids[i] of the last threads() list (n entries). */
-	void (*resume)(void *ctx, const uint32_t *ids, const enum gdb_action *act, unsigned n);
+	/* Resumes: act[i] for vCPU ids[i] of the last threads() list (n entries);
+	 * others for the vCPUs not in it (one that got its thread since: RSP
+	 * vCont's action without a thread id, GDB_STAY when there is none, so
+	 * that GDB's scheduler-locking also holds a vCPU GDB does not know yet). */
+	void (*resume)(void *ctx, const uint32_t *ids, const enum gdb_action *act, unsigned n,
+		       enum gdb_action others);
 	/* Asks every vCPU to stop; the target calls gdb_stopped() when they have. */
 	void (*stop)(void *ctx);
 	void (*kill)(void *ctx);   /* k: end the VM */

@@ -236,9 +236,12 @@ bool gdb_resume(struct gdb_stub *s, enum gdb_action def, int64_t only, enum gdb_
 	uint32_t ids[GDB_MAX_THREADS];
 	enum gdb_action act[GDB_MAX_THREADS];
 	unsigned n = gdb_list_threads(s, ids);
+	enum gdb_action others = def;
 	for (unsigned i = 0; i < n; i++)
 		act[i] = GDB_STAY;
 	if (vcont) {
+		others = GDB_STAY;
+		bool have_default = false;
 		/* vCont;action[:thread];action...: the first action that names a thread wins. */
 		while (*vcont == ';') {
 			vcont++;
@@ -253,6 +256,10 @@ bool gdb_resume(struct gdb_stub *s, enum gdb_action def, int64_t only, enum gdb_
 			const char *end;
 			if (*vcont == ':' && gdb_parse_thread(vcont + 1, &t, &end))
 				vcont = end;
+			if (t < 0 && !have_default) { /* the default action, for threads not named */
+				have_default = true;
+				others = a;
+			}
 			for (unsigned i = 0; i < n; i++)
 				if (act[i] == GDB_STAY && (t < 0 || ids[i] == (uint32_t)t))
 					act[i] = a;
@@ -264,7 +271,7 @@ bool gdb_resume(struct gdb_stub *s, enum gdb_action def, int64_t only, enum gdb_
 			act[i] = (only >= 0 && ids[i] == (uint32_t)only) ? only_act : def;
 	}
 	s->running = true;
-	s->ops->resume(s->ctx, ids, act, n);
+	s->ops->resume(s->ctx, ids, act, n, others);
 	if (!gdb_wait_stop(s, st))
 		return false;
 	s->running = false;

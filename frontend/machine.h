@@ -63,6 +63,7 @@ struct machine {
 	struct timer_dev rtc_glue;     /* (c) machine_init: IRQ 8, drives rtc_timer_fired */
 	struct console con;            /* (c) main */
 	struct tracer tracer;          /* (c) main */
+	struct gdb_target *gdb;        /* (c) main: the GDB stub (--gdb), else NULL */
 	int done_fd;                   /* (c) machine_init; eventfd: a vCPU thread saw the VM end */
 	uint32_t exit_status;          /* (a) UINT32_MAX until machine_set_exit_status() */
 	pthread_mutex_t threads_lock;  /* (c) machine_init */
@@ -94,6 +95,10 @@ void machine_end(struct machine *m, enum vm_suspend_how how);
 void machine_set_exit_status(struct machine *m, uint32_t status);
 /* The console's Ctrl-A x: exit status 0, end the VM. */
 void machine_quit(void *m);
+
+/* A vCPU's VM_EXITCODE_DEBUG goes to the GDB stub (frontend/gdb_target.h). */
+struct gdb_target;
+void gdb_target_debug_exit(struct gdb_target *t, struct vcpu *v, const struct vm_exit *ex);
 
 /* vcpus.c. Allocates vCPU id and starts its thread, once; -errno on failure
  * (said, and the VM ends with HYVE_EXIT_HOST). */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frontend/gdb_target.h"
 #include "frontend/machine.h"
 
 struct verdict_run {
@@ -259,6 +260,19 @@ int main(int argc, char **argv)
 		    opt.no_x2apic ? "xAPIC only" : "x2APIC offered", kind, (unsigned long long)boot.rip,
 		    vm_host_kvm_kind(), vm_host_is_pvm() ? " (hyve completes int3, fwait, clac/stac, popcnt/lzcnt/tzcnt, cmpxchg16b, lsl, ldmxcsr/stmxcsr, 32-bit iret)" : "");
 
+	/* The GDB stub: amd64 registers for a Linux kernel (64-bit from its entry
+	 * on), i386 for a Multiboot one (32-bit protected mode at entry; hyve's
+	 * test guests stay there). A kernel that switches modes keeps the set
+	 * its format gives (docs/architecture.md). */
+	struct gdb_target gdb;
+	if (opt.gdb != GDB_NONE) {
+		m->gdb = &gdb;
+		if (gdb_target_start(&gdb, m, strcmp(kind, "Multiboot") != 0) < 0) {
+			status = HYVE_EXIT_USAGE;
+			goto out_vm;
+		}
+	}
+
 	if (console_init(&m->con, &m->uart, machine_quit, m) < 0) {
 		say("cannot set the console up");
 		goto out_vm;
@@ -291,6 +305,8 @@ int main(int argc, char **argv)
 		say("timeout: the guest ran longer than %g s", opt.timeout);
 		vm_suspend(m->vm, VM_SUSPEND_EXIT);
 	}
+	if (m->gdb) /* a waiting GDB hears the status (W) before hyve waits for the vCPUs */
+		gdb_target_end(m->gdb, status_of(m, timed_out));
 	console_end(&m->con); /* no vCPU waits for a stdout that does not drain */
 	for (uint32_t i = 0; i < opt.cpus; i++) {
 		pthread_mutex_lock(&m->threads_lock);
@@ -308,6 +324,10 @@ int main(int argc, char **argv)
 out_con:
 	console_fini(&m->con); /* joins the console's reader */
 out_vm:
+	if (m->gdb) { /* every vCPU thread is joined: none reports to the stub any more */
+		gdb_target_end(m->gdb, status);
+		gdb_target_fini(m->gdb);
+	}
 	/* Every vCPU thread is joined: the VM goes first (it stops the timer
 	 * thread that drives the device timers), then the devices. */
 	vm_destroy(m->vm);

@@ -7,3 +7,5 @@ FRONTEND_SRCS += frontend/options.c
 FRONTEND_SRCS += frontend/console.c
 FRONTEND_SRCS += frontend/trace.c
 FRONTEND_ASM_SRCS += frontend/default_guest.S
+FRONTEND_SRCS += frontend/gdb.c frontend/gdb_wire.c frontend/gdb_cmd.c frontend/gdb_regs.c
+FRONTEND_SRCS += frontend/gdb_target.c frontend/gdb_listen.c

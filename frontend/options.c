@@ -30,6 +30,10 @@ static void usage(FILE *f)
 	      "      --trace=LIST        comma list of: io, apic (readable, on stderr)\n"
 	      "      --trace-file=F      write every APIC event to F as JSON lines\n"
 	      "      --timeout=SECS      end the guest after SECS seconds (status 10)\n"
+	      "      --gdb=tcp:PORT      GDB remote stub on 127.0.0.1:PORT (tcp:HOST:PORT binds\n"
+	      "                          HOST; unix:PATH a Unix socket): target remote :PORT\n"
+	      "      --gdb-wait          with --gdb: hold every vCPU before the first\n"
+	      "                          instruction until GDB continues\n"
 	      "  -v, --verbose           say what hyve does; vCPU summary at exit\n"
 	      "  -h, --help              this text\n"
 	      "  -V, --version           print the version\n"
@@ -130,7 +134,7 @@ static int add_module(struct options *o, const char *spec, const char *opt)
 	return 0;
 }
 
-enum { OPT_INITRD = 256, OPT_MODULE, OPT_AP, OPT_NOX2, OPT_TRACE, OPT_TFILE, OPT_TIMEOUT, OPT_KERNEL, OPT_SMP };
+enum { OPT_INITRD = 256, OPT_MODULE, OPT_AP, OPT_NOX2, OPT_TRACE, OPT_TFILE, OPT_TIMEOUT, OPT_KERNEL, OPT_SMP, OPT_GDB, OPT_GDB_WAIT };
 static const struct option longopts[] = {
 	{"cpus", required_argument, NULL, 'c'},
 	{"smp", required_argument, NULL, OPT_SMP},
@@ -144,6 +148,8 @@ static const struct option longopts[] = {
 	{"trace", required_argument, NULL, OPT_TRACE},
 	{"trace-file", required_argument, NULL, OPT_TFILE},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"gdb", required_argument, NULL, OPT_GDB},
+	{"gdb-wait", no_argument, NULL, OPT_GDB_WAIT},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -177,7 +183,9 @@ static const struct {
 	{"netdev", NULL, "hyve has no network devices"},
 	{"bios", NULL, "hyve loads the kernel itself: no firmware"},
 	{"monitor", NULL, "hyve has no monitor; SIGUSR2 prints the vCPU report"},
-	{"gdb", NULL, "hyve has no GDB stub yet"},
+	{"gdb", "--gdb=tcp:PORT", NULL},
+	{"s", "--gdb=tcp:1234", NULL},
+	{"S", "--gdb-wait (with --gdb=tcp:PORT)", NULL},
 	{"daemonize", NULL, "run hyve in the background with the shell's &"},
 };
 
@@ -226,8 +234,8 @@ static int check_single_dash(int argc, char **argv)
 			break;
 		if (i > 1 && takes_next(argv[i - 1]))
 			continue;
-		if (w[0] != '-' || w[1] == '-' || !w[1] || !w[2])
-			continue;
+		if (w[0] != '-' || w[1] == '-' || !w[1] || (!w[2] && w[1] != 's' && w[1] != 'S'))
+			continue; /* one letter: a short option, but QEMU's -s and -S (hyve has neither) */
 		for (size_t q = 0; q < sizeof(qemu_words) / sizeof(qemu_words[0]); q++) {
 			if (strcmp(w + 1, qemu_words[q].qemu))
 				continue;
@@ -349,6 +357,15 @@ int options_parse(struct options *o, int argc, char **argv)
 			if (errno || end == optarg || *end || !(o->timeout > 0) || o->timeout > 1e7)
 				return fail("--timeout: '%s' is not a positive number of seconds", optarg, NULL);
 			break;
+		case OPT_GDB: {
+			char why[64];
+			if (gdb_parse_spec(optarg, o, why, sizeof(why)) < 0)
+				return fail("--gdb: '%s' is not tcp:PORT, tcp:HOST:PORT or unix:PATH%s", optarg, why);
+			break;
+		}
+		case OPT_GDB_WAIT:
+			o->gdb_wait = true;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -370,6 +387,8 @@ int options_parse(struct options *o, int argc, char **argv)
 		o->kernel = argv[optind++];
 	if (optind < argc)
 		return fail("unexpected argument '%s' (one KERNEL only; quote --append values)", argv[optind], NULL);
+	if (o->gdb_wait && o->gdb == GDB_NONE)
+		return fail("--gdb-wait needs --gdb=tcp:PORT or --gdb=unix:PATH", NULL, NULL);
 	if (kernel_opt && o->kernel)
 		return fail("two kernels: --kernel '%s' and '%s'", kernel_opt, o->kernel);
 	if (kernel_opt)

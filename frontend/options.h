@@ -44,6 +44,12 @@ struct options {
 	double timeout;            /* seconds; 0: none */
 	bool verbose;
 	const char *kernel;        /* NULL: the built-in default guest */
+	/* --gdb=tcp:[HOST:]PORT | unix:PATH (frontend/gdb_target.h) */
+	enum { GDB_NONE = 0, GDB_TCP = 1, GDB_UNIX = 2 } gdb;
+	char gdb_host[64];         /* TCP: the address to bind, default 127.0.0.1 */
+	uint16_t gdb_port;         /* TCP */
+	char gdb_path[108];        /* unix: the socket's path (sun_path) */
+	bool gdb_wait;             /* --gdb-wait: hold every vCPU until GDB resumes it */
 	char *initrd_copy;         /* owned copy of --initrd split in place */
 };
 
@@ -51,6 +57,11 @@ struct options {
  * should exit 0, or -1 after printing one error line "hyve: ..." to stderr. */
 int options_parse(struct options *o, int argc, char **argv);
 void options_free(struct options *o);
+
+/* --gdb's value (frontend/gdb_listen.c): "tcp:PORT", "tcp:HOST:PORT" (HOST an
+ * IP address, IPv6 in brackets allowed) or "unix:PATH" into o->gdb*. -1 with
+ * why (" (reason)" or "") when it is none of them. */
+int gdb_parse_spec(const char *s, struct options *o, char *why, size_t n);
 
 /* Parses a size: a number with an optional decimal fraction ("1.5") and an
  * optional K/M/G/T suffix (binary; none: MiB, as QEMU's -m). -1 when it is

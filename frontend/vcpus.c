@@ -127,6 +127,20 @@ static enum handler_result ex_internal(struct machine *m, struct vcpu *v, struct
 	return VCPU_STOP;
 }
 
+/* A debug exception for GDB (breakpoint, watchpoint, step): the stub stops
+ * every vCPU; this one parks in its next vm_run() until GDB resumes it. */
+static enum handler_result ex_debug(struct machine *m, struct vcpu *v, struct vm_exit *ex)
+{
+	if (!m->gdb) { /* libvmm reports none without a debugger */
+		say("vCPU %u: a debug exit without --gdb", ex->vcpu);
+		machine_set_exit_status(m, HYVE_EXIT_INTERNAL);
+		machine_end(m, VM_SUSPEND_EXIT);
+		return VCPU_STOP;
+	}
+	gdb_target_debug_exit(m->gdb, v, ex);
+	return VCPU_CONTINUE;
+}
+
 static exit_handler_fn *const exit_handlers[VM_EXITCODE_MAX] = {
 	[VM_EXITCODE_INOUT] = ex_inout,
 	[VM_EXITCODE_MMIO] = ex_mmio,
@@ -135,6 +149,7 @@ static exit_handler_fn *const exit_handlers[VM_EXITCODE_MAX] = {
 	[VM_EXITCODE_SUSPENDED] = ex_suspended,
 	[VM_EXITCODE_TRIPLE_FAULT] = ex_triple_fault,
 	[VM_EXITCODE_INTERNAL_ERROR] = ex_internal,
+	[VM_EXITCODE_DEBUG] = ex_debug,
 };
 
 /* The new thread creates its vCPU (KVM_CREATE_VCPU, CPUID, TSC: the costly

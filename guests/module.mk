@@ -25,5 +25,8 @@ GUESTS += irq_lapic_periodic irq_lapic_oneshot irq_tpr irq_nest irq_ipi_storm ir
 GUESTS += irq_lapic_drift irq_sti_hlt irq_lapic_mode irq_apic_id irq_apic_disable irq_nmi_latch irq_apic_reloc
 GUESTS += console_echo
 
+# The GDB stub (issue 15; cases_gdb.sh): break, step, watch and read in it
+GUESTS += gdb_target
+
 # Hostile guests (issue 12; cases_chaos.sh): random APIC, I/O APIC and port accesses on every vCPU
 GUESTS += chaos

@@ -119,7 +119,7 @@ nested_shard() {
 			"failed: "* | "time: "*) ;;
 			*) printf '%s\n' "$line" ;;
 			esac
-		done < <(tools/nested-svm --cache "$nd" --python --kvm-hold "$BUILD/tools/kvm-hold" --log "$log" --timeout "${HYVE_NESTED_TIMEOUT:-2400}" \
+		done < <(tools/nested-svm --cache "$nd" --python --bin gdb --kvm-hold "$BUILD/tools/kvm-hold" --log "$log" --timeout "${HYVE_NESTED_TIMEOUT:-2400}" \
 			--payload "$BUILD/hyve" --payload "$BUILD/guests" --payload "$BUILD/bench" --payload "$BUILD/tools" \
 			--payload tests/run-tests --payload tests/guest \
 			--file "$BUILD/linux/vmlinux=$BUILD/linux/vmlinux" \

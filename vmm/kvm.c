@@ -261,6 +261,62 @@ int kvm_set_mxcsr(int fd, uint32_t mxcsr)
 	return xioctl(fd, KVM_SET_FPU, &fpu);
 }
 
+int kvm_get_fpu(int fd, struct x86_fpu *f)
+{
+	struct kvm_fpu k;
+	int r = xioctl(fd, KVM_GET_FPU, &k);
+	if (r < 0)
+		return r;
+	memcpy(f->fpr, k.fpr, sizeof(f->fpr));
+	memcpy(f->xmm, k.xmm, sizeof(f->xmm));
+	f->fcw = k.fcw;
+	f->fsw = k.fsw;
+	f->ftwx = k.ftwx;
+	f->last_opcode = k.last_opcode;
+	f->last_ip = k.last_ip;
+	f->last_dp = k.last_dp;
+	f->mxcsr = k.mxcsr;
+	return 0;
+}
+
+int kvm_set_fpu(int fd, const struct x86_fpu *f)
+{
+	struct kvm_fpu k;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.fpr, f->fpr, sizeof(k.fpr));
+	memcpy(k.xmm, f->xmm, sizeof(k.xmm));
+	k.fcw = f->fcw;
+	k.fsw = f->fsw;
+	k.ftwx = f->ftwx;
+	k.last_opcode = f->last_opcode;
+	k.last_ip = f->last_ip;
+	k.last_dp = f->last_dp;
+	k.mxcsr = f->mxcsr;
+	return xioctl(fd, KVM_SET_FPU, &k);
+}
+
+int kvm_set_guest_debug(int fd, unsigned flags, const uint64_t dr[4], uint64_t dr7)
+{
+	struct kvm_guest_debug g;
+	memset(&g, 0, sizeof(g));
+	if (flags) {
+		g.control = KVM_GUESTDBG_ENABLE;
+		if (flags & KVM_DBG_SW)
+			g.control |= KVM_GUESTDBG_USE_SW_BP;
+		if (flags & KVM_DBG_STEP)
+			g.control |= KVM_GUESTDBG_SINGLESTEP;
+		if (flags & KVM_DBG_HW) {
+			g.control |= KVM_GUESTDBG_USE_HW_BP;
+			for (int i = 0; i < 4; i++)
+				g.arch.debugreg[i] = dr[i];
+			/* DR7 bit 10 reads as 1 and GE (bit 9) asks for exact data
+			 * breakpoints (SDM 17.2.4), as QEMU's gdbstub sets them. */
+			g.arch.debugreg[7] = dr7 | 0x600;
+		}
+	}
+	return xioctl(fd, KVM_SET_GUEST_DEBUG, &g);
+}
+
 int kvm_set_fpu_reset(int fd)
 {
 	struct kvm_fpu fpu;

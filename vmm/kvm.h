@@ -36,6 +36,14 @@ int kvm_set_sregs(int fd, const struct x86_sregs *s); /* KVM's interrupt bitmap:
 int kvm_set_cpuid(int fd, const struct cpuid_entry *e, unsigned nent);
 /* One host-initiated MSR write (KVM_SET_MSRS): not subject to the MSR filter. */
 int kvm_set_msr(int fd, uint32_t index, uint64_t data);
+int kvm_get_fpu(int fd, struct x86_fpu *f);     /* KVM_GET_FPU */
+int kvm_set_fpu(int fd, const struct x86_fpu *f); /* KVM_SET_FPU */
+/* KVM_SET_GUEST_DEBUG (api.rst 4.54): flags KVM_DBG_* (0: off); dr[0..3] and
+ * dr7 are loaded into the hardware instead of the guest's with KVM_DBG_HW. */
+#define KVM_DBG_SW (1u << 0)   /* intercept every #BP */
+#define KVM_DBG_HW (1u << 1)   /* DR0-DR3 and DR7 from dr[], dr7 */
+#define KVM_DBG_STEP (1u << 2) /* single-step (KVM sets EFLAGS.TF, hidden from the guest) */
+int kvm_set_guest_debug(int fd, unsigned flags, const uint64_t dr[4], uint64_t dr7);
 int kvm_set_fpu_reset(int fd);                   /* FPU/SSE state of a processor after INIT */
 int kvm_get_mxcsr(int fd, uint32_t *mxcsr);     /* KVM_GET_FPU */
 int kvm_set_mxcsr(int fd, uint32_t mxcsr);       /* KVM_GET_FPU + KVM_SET_FPU */

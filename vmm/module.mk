@@ -38,3 +38,7 @@ UNIT_TESTS += test_vioapic
 test_vioapic_SRCS := vmm/vioapic.c
 UNIT_TESTS += test_pvm
 test_pvm_SRCS := vmm/pvm.c
+VMM_SRCS += vmm/x86_debug.c
+VMM_SRCS += vmm/debug.c
+UNIT_TESTS += test_x86_debug
+test_x86_debug_SRCS := vmm/x86_debug.c

@@ -31,8 +31,8 @@ static enum wait_result wait_runnable(struct vcpu *v, int *err)
 	pthread_mutex_lock(&v->mtx);
 	v->in_wait = true; /* vcpu_notify: no kick needed until we leave (under mtx) */
 	for (;;) {
-		if (vm_suspended(vm) != VM_SUSPEND_NONE)
-			break;
+		if (vm_suspended(vm) != VM_SUSPEND_NONE || vcpu_debug_held(v))
+			break; /* a debugger's hold: vm_run() parks (debug.c) */
 		if (v->rv_pending) {
 			v->in_wait = false;
 			pthread_mutex_unlock(&v->mtx);
@@ -281,6 +281,10 @@ static enum exit_action on_internal_error(struct vcpu *v, struct vm_exit *ex)
 	struct kvm_run *run = v->run;
 	bool bytes = run->emulation_failure.ndata >= 3 &&
 		     (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES);
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && v->vm->dbg &&
+	    vcpu_debug_pvm_insn(v, bytes ? run->emulation_failure.insn_bytes : NULL,
+				bytes ? run->emulation_failure.insn_size : 0, ex))
+		return EXIT_RETURN; /* the debugger's int3 on KVM-PVM (debug.c) */
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
 	    vcpu_complete_insn(v, bytes ? run->emulation_failure.insn_bytes : NULL,
 			       bytes ? run->emulation_failure.insn_size : 0))
@@ -292,6 +296,14 @@ static enum exit_action on_internal_error(struct vcpu *v, struct vm_exit *ex)
 	for (unsigned i = 0; i < ex->u.internal.ndata; i++)
 		ex->u.internal.data[i] = run->internal.data[i];
 	return EXIT_RETURN;
+}
+
+/* A #BP or #DB that KVM_SET_GUEST_DEBUG intercepts (debug.c decides whose). */
+static enum exit_action on_debug(struct vcpu *v, struct vm_exit *ex)
+{
+	struct kvm_run *run = v->run;
+	return vcpu_debug_exit(v, run->debug.arch.exception, run->debug.arch.dr6, run->debug.arch.pc, ex)
+		       ? EXIT_RETURN : EXIT_CONTINUE;
 }
 
 static enum exit_action on_fail_entry(struct vcpu *v, struct vm_exit *ex)
@@ -323,6 +335,7 @@ static kvm_exit_fn *const kvm_exit_handlers[] = {
 	[KVM_EXIT_SHUTDOWN] = on_shutdown,
 	[KVM_EXIT_INTERNAL_ERROR] = on_internal_error,
 	[KVM_EXIT_FAIL_ENTRY] = on_fail_entry,
+	[KVM_EXIT_DEBUG] = on_debug,
 };
 
 #define X2APIC_MSR_EOI 0x80b
@@ -393,6 +406,11 @@ int vm_run(struct vcpu *v, struct vm_exit *ex)
 		}
 		if (vm_suspended(vm) != VM_SUSPEND_NONE)
 			return suspended_exit(v, ex);
+		if (vm->dbg && (r = vcpu_debug_gate(v)) != 0) {
+			if (r < 0)
+				return r;
+			continue; /* parked for a debugger: look at everything again */
+		}
 		enum wait_result w = wait_runnable(v, &r);
 		if (w == WAIT_ERROR)
 			return r;

@@ -257,6 +257,8 @@ void vm_destroy(struct vm *vm)
 	if (!vm)
 		return;
 	vm_timers_destroy(vm->timers); /* first: no timer callback may run on a freed vCPU */
+	if (vm->dbg_fini)
+		vm->dbg_fini(vm);
 	for (uint32_t i = 0; vm->vcpus && i < vm->ncpus; i++)
 		vcpu_free(vm, vm->vcpus[i]);
 	if (vm->irq_ready)

@@ -197,6 +197,11 @@ struct vm {
 	bool pic_level;           /* (a) the PIC's INTR output */
 	bool irq_ready;           /* (c) ioapic initialised */
 
+	/* Debugger support (debug.c): NULL unless vm_debug_enable() was called. */
+	struct vm_debug *dbg;     /* (c) set before any vCPU runs; locks itself */
+	void (*dbg_fini)(struct vm *vm); /* (c) debug.c's vm_debug_free, for vm_destroy() (vm.c
+				   * links without debug.c in the detached unit tests) */
+
 	/* Statistics. */
 	uint64_t st_ipis, st_startup_dropped, st_init_ignored, st_ipi_ignored; /* (a) */
 	uint64_t st_insn_completed; /* (a) PVM: instructions completed by hyve */
@@ -295,6 +300,25 @@ bool vcpu_complete_insn(struct vcpu *v, const uint8_t *bytes, size_t n);
 /* ipi.c */
 void vcpu_icr_write(void *ctx, struct vlapic *vl, uint32_t icr_lo, uint32_t icr_hi);
 void vcpu_init_reset(struct vcpu *vcpu, void *arg); /* rendezvous function: INIT on own thread */
+
+/* debug.c (vmm_debug.h) */
+struct vm_debug;
+void vm_debug_free(struct vm *vm); /* vm_destroy */
+/* Owner, at the top of vm_run()'s loop when vm->dbg is set: parks while the
+ * debugger holds this vCPU (1: look at everything again), else applies the
+ * debugger's settings to KVM before the entry (0), or -errno. */
+int vcpu_debug_gate(struct vcpu *v);
+/* The debugger holds this vCPU (wait_runnable() stops waiting: it parks). */
+bool vcpu_debug_held(struct vcpu *v);
+/* Owner: a KVM debug exit (vector 1 or 3, DR6, linear PC). True with *ex
+ * filled (VM_EXITCODE_DEBUG) when it is the debugger's; false when it went
+ * back to the guest. */
+bool vcpu_debug_exit(struct vcpu *v, unsigned vector, uint64_t dr6, uint64_t pc, struct vm_exit *ex);
+/* Owner, KVM-PVM: an instruction KVM could not emulate (bytes, n as KVM
+ * reported them, or NULL). An int3 while the debugger intercepts #BP is
+ * its stop (true, *ex filled): on PVM a CPL-0 int3 ends there, not in a
+ * #BP intercept. */
+bool vcpu_debug_pvm_insn(struct vcpu *v, const uint8_t *bytes, size_t n, struct vm_exit *ex);
 
 /* rendezvous.c */
 typedef void vm_rendezvous_fn(struct vcpu *vcpu, void *arg);

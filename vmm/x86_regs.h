@@ -40,6 +40,17 @@ struct x86_sregs {
 	uint64_t apic_base; /* KVM's copy of IA32_APIC_BASE (hyve's own is in the vLAPIC) */
 };
 
+/* x87 and SSE state, FXSAVE's fields (SDM Vol. 1 10.5.1; KVM_GET_FPU's subset). */
+struct x86_fpu {
+	uint8_t fpr[8][16]; /* ST(0)..ST(7), 80 bits each in the low 10 bytes */
+	uint16_t fcw, fsw;
+	uint8_t ftwx;       /* abridged tag word: bit i set = physical register i valid */
+	uint16_t last_opcode;
+	uint64_t last_ip, last_dp;
+	uint8_t xmm[16][16];
+	uint32_t mxcsr;
+};
+
 /* The host's time-stamp counter (SDM Vol. 2B RDTSC); the guest's is this
  * plus its TSC offset. */
 static inline uint64_t x86_rdtsc(void)

@@ -22,6 +22,7 @@ enum vm_exitcode {
 	VM_EXITCODE_SUSPENDED = 4,      /* the VM is ending (u.suspended.how); the thread must stop */
 	VM_EXITCODE_TRIPLE_FAULT = 5,   /* shutdown (triple fault) on this vCPU */
 	VM_EXITCODE_INTERNAL_ERROR = 6, /* KVM could not run the guest: u.internal */
+	VM_EXITCODE_DEBUG = 7,          /* a debug exception for the debugger (vmm_debug.h): u.debug */
 	VM_EXITCODE_MAX                 /* one past the last code */
 };
 
@@ -69,6 +70,14 @@ struct vm_exit {
 		struct {
 			uint32_t how; /* enum vm_suspend_how */
 		} suspended;
+		struct {
+			uint32_t kind;   /* enum vm_debug_kind (vmm_debug.h) */
+			uint32_t dr;     /* HWBREAK, WATCH: which of DR0-DR3 hit */
+			uint64_t pc;     /* linear address of the instruction that will run next
+					  * (the int3 itself for SWBREAK, the breakpoint's for HWBREAK) */
+			uint64_t addr;   /* HWBREAK, WATCH: that DR's address */
+			uint64_t dr6;    /* as the processor reported it (SDM 17.2.3) */
+		} debug;
 		struct {
 			uint32_t kvm_exit_reason;
 			uint32_t suberror;

@@ -22,6 +22,7 @@ struct fake {
 	int bp_type, bp_insert, bp_calls;
 	uint64_t bp_addr;
 	enum gdb_action last_act[2];
+	enum gdb_action last_others; /* the action for vCPUs not in the list */
 	unsigned resumes, stops, kills, detaches;
 	struct gdb_stop next; /* what the next resume reports */
 };
@@ -88,9 +89,10 @@ static int f_breakpoint(void *ctx, enum gdb_bp_type t, uint64_t a, unsigned len,
 	return 0;
 }
 
-static void f_resume(void *ctx, const uint32_t *ids, const enum gdb_action *act, unsigned n)
+static void f_resume(void *ctx, const uint32_t *ids, const enum gdb_action *act, unsigned n, enum gdb_action others)
 {
 	struct fake *f = ctx;
+	f->last_others = others;
 	for (unsigned i = 0; i < n; i++)
 		f->last_act[ids[i]] = act[i];
 	f->resumes++;
@@ -317,14 +319,21 @@ int main(void)
 	f.next = (struct gdb_stop){.reason = GDB_STOP_SWBREAK, .vcpu = 1};
 	CHECK(!strcmp(cmd("c"), "T05thread:2;swbreak:;") && f.last_act[0] == GDB_CONTINUE && f.last_act[1] == GDB_CONTINUE,
 	      "c: every vCPU continues; stop at a software breakpoint on thread 2");
+	CHECK_EQ(f.last_others, GDB_CONTINUE, "c: a vCPU GDB does not know yet continues too");
 	CHECK(!strcmp(cmd("qC"), "QC2"), "the stopping thread becomes the current one");
 	f.next = (struct gdb_stop){.reason = GDB_STOP_STEP, .vcpu = 0};
 	CHECK(!strcmp(cmd("vCont?"), "vCont;c;C;s;S"), "vCont? lists c, C, s, S");
 	CHECK(!strcmp(cmd("vCont;s:1;c"), "T05thread:1;") && f.last_act[0] == GDB_STEP && f.last_act[1] == GDB_CONTINUE,
 	      "vCont;s:1;c: thread 1 steps, the others continue");
+	CHECK_EQ(f.last_others, GDB_CONTINUE, "vCont;s:1;c: the default action c is for unknown vCPUs too");
 	f.next = (struct gdb_stop){.reason = GDB_STOP_STEP, .vcpu = 1};
 	CHECK(!strcmp(cmd("vCont;s:2"), "T05thread:2;") && f.last_act[0] == GDB_STAY && f.last_act[1] == GDB_STEP,
 	      "vCont;s:2: only thread 2 steps");
+	CHECK_EQ(f.last_others, GDB_STAY, "vCont;s:2: no default action: an unknown vCPU stays (scheduler-locking)");
+	f.next = (struct gdb_stop){.reason = GDB_STOP_SWBREAK, .vcpu = 0};
+	CHECK(!strcmp(cmd("vCont;c:1"), "T05thread:1;swbreak:;") && f.last_act[0] == GDB_CONTINUE &&
+		      f.last_act[1] == GDB_STAY && f.last_others == GDB_STAY,
+	      "vCont;c:1: only thread 1 runs, known or not");
 	f.next = (struct gdb_stop){.reason = GDB_STOP_WATCH, .vcpu = 0, .addr = 0x2000, .wtype = GDB_WP_WRITE};
 	CHECK(!strcmp(cmd("c"), "T05thread:1;watch:2000;"), "a watchpoint stop names the address");
 	f.next = (struct gdb_stop){.reason = GDB_STOP_HWBREAK, .vcpu = 0};
