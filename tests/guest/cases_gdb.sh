@@ -20,6 +20,7 @@
 #   gdb/startup-held an AP whose STARTUP comes while GDB holds it stays held
 #   gdb/hbreak       a hardware breakpoint (DR0) at gdb_hw
 #   gdb/watch        a write watchpoint on gdb_watched (old and new value)
+#   gdb/watch-soft   the same as GDB's software watchpoint (single steps)
 #   gdb/own-int3     the guest's own int3 reaches the guest, not gdb
 #   gdb/interrupt    SIGINT to gdb while the guest spins: it stops every
 #                    vCPU (T02), gdb writes gdb_release, the guest ends
@@ -219,6 +220,15 @@ gdb_case gdb/watch 11 --pvm-skip "data breakpoints do not fire on guest CPL-0 co
 	--gdb '^Hardware watchpoint 1: gdb_watched' --gdb '^Old value = 0$' --gdb '^New value = 42$' \
 	--gdb '^\$1 = 110$' --gdb 'exited with code 013' --out 'watched=42' \
 	-- --cpus 2 "$GDB_ELF" -- 'watch gdb_watched' 'continue' 'print gdb_sum' 'delete' 'continue'
+
+# The same write watched the way GDB does it without debug registers
+# (`set can-use-hw-watchpoints 0`: it single-steps and compares), from a
+# breakpoint just before the write: a watchpoint that works on KVM-PVM too.
+gdb_case gdb/watch-soft 11 --svm-skip "$SVM_NOBP" --gdb '^Breakpoint 1, gdb_hw' \
+	--gdb '^Watchpoint 2: gdb_watched' --gdb '^Old value = 0$' --gdb '^New value = 42$' \
+	--gdb 'exited with code 013' --out 'watched=42' \
+	-- --cpus 1 "$GDB_ELF" -- 'break gdb_hw' 'continue' 'set can-use-hw-watchpoints 0' 'watch gdb_watched' \
+	'continue' 'delete' 'continue'
 
 # The guest's own int3 while GDB's are in (KVM intercepts every #BP then):
 # it goes back to the guest's handler, GDB sees only its own breakpoint.
