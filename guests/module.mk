@@ -21,7 +21,7 @@ GUESTS += reg_beyond_n reg_restart reg_double_sipi reg_init_each_other \
 
 # Interrupts and timers (issue 4; cases_irq.sh): interrupt helpers and the test kernels
 GUEST_LIB_SRCS += lib/irq.c
-GUESTS += irq_lapic_periodic irq_lapic_oneshot irq_tpr irq_nest irq_ipi_storm irq_nmi_lowpri irq_self_ipi irq_ioapic irq_pic irq_clocks irq_pv_eoi
+GUESTS += irq_lapic_periodic irq_lapic_oneshot irq_tpr irq_nest irq_ipi_storm irq_nmi_lowpri irq_self_ipi irq_ioapic irq_pic irq_clocks irq_pv_eoi irq_extint
 GUESTS += irq_lapic_drift irq_sti_hlt irq_lapic_mode irq_apic_id irq_apic_disable irq_nmi_latch irq_apic_reloc
 GUESTS += console_echo
 

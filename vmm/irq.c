@@ -5,6 +5,10 @@
 
 #include "vmm/vm_priv.h"
 
+/* ExtINT is 7 in a redirection entry; as an ICR mode 7 is reserved, so only
+ * the I/O APIC sends it (resolution treats it like FIXED). */
+#define MSG_EXTINT APIC_DM_RESERVED
+
 /* An I/O APIC interrupt message (82093AA 3.2.4) delivered like an IPI with
  * no shorthand: destination resolution over the active vCPUs (smp-spec 2.3). */
 static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, uint8_t vector, bool level)
@@ -24,9 +28,12 @@ static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, 
 		ipi.mode = APIC_DM_NMI;
 		break;
 	case VIOAPIC_DM_EXTINT:
-		/* A pin programmed as ExtINT: the 8259 supplies the vector (as LINT0). */
-		vm_pic_intr(vm, true);
-		return;
+		/* A pin programmed as ExtINT: each message makes its destination
+		 * run one INTA cycle, in which the 8259 gives the vector (its
+		 * spurious IR7 when nothing is pending). A message, not a level:
+		 * the 8259's own INTR output is LINT0's business (vm_pic_intr). */
+		ipi.mode = MSG_EXTINT;
+		break;
 	default:
 		return; /* SMI and INIT from the I/O APIC: not modelled, dropped */
 	}
@@ -43,7 +50,10 @@ static void ioapic_deliver(void *ctx, uint8_t dest, bool logical, uint8_t mode, 
 		struct vcpu *t = vm_vcpu_lookup(vm, (uint32_t)i);
 		if (!t)
 			continue;
-		if (ipi.mode == APIC_DM_NMI) {
+		if (ipi.mode == MSG_EXTINT) {
+			__atomic_store_n(&t->extint_msg, 1, __ATOMIC_SEQ_CST);
+			vcpu_notify(t);
+		} else if (ipi.mode == APIC_DM_NMI) {
 			pthread_mutex_lock(&t->mtx);
 			if (vcpu_started(vm, t->id))
 				vcpu_queue_nmi(t);
@@ -123,6 +133,8 @@ void vm_pic_intr(struct vm *vm, bool level)
 
 bool vcpu_extint_pending(struct vcpu *v)
 {
-	return v->vm->pic_ops && __atomic_load_n(&v->vm->pic_level, __ATOMIC_SEQ_CST) &&
-	       vlapic_accepts_extint(v->vlapic);
+	if (!v->vm->pic_ops)
+		return false;
+	return __atomic_load_n(&v->extint_msg, __ATOMIC_SEQ_CST) ||
+	       (__atomic_load_n(&v->vm->pic_level, __ATOMIC_SEQ_CST) && vlapic_accepts_extint(v->vlapic));
 }

@@ -98,6 +98,7 @@ static int inject(struct vcpu *v)
 			run->cr8 = vlapic_get_cr8(v->vlapic);
 			return 0;
 		}
+		__atomic_store_n(&v->extint_msg, 0, __ATOMIC_SEQ_CST); /* this INTA serves the message */
 		uint8_t ev = v->vm->pic_ops->intack(v->vm->pic_ctx);
 		if ((r = kvm_inject_irq(v->fd, ev)) < 0)
 			return r;

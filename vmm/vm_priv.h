@@ -114,6 +114,9 @@ struct vcpu {
 	struct vm_timer window_timer; /* (c) PVM: re-check an open interrupt window */
 	bool window_armed;        /* (o) window_timer is armed */
 	int64_t tsc_offset;       /* (c) guest TSC - host TSC */
+	uint8_t extint_msg;       /* (a) an I/O APIC ExtINT message waits for its one INTA cycle
+				   * (82093AA 3.2.4: the 8259 then gives the vector; set by
+				   * ioapic_deliver(), cleared by inject() at the INTA) */
 	uint64_t pv_eoi_msr;      /* (o) MSR_KVM_PV_EOI_EN as written (0: off; INIT clears it) */
 	uint8_t *pv_eoi_flag;     /* (o) its guest byte (bit 0: "this EOI needs no exit"), or NULL */
 	uint8_t pv_eoi_vec;       /* (o) the vector whose flag was set before this entry; 0: none

@@ -110,6 +110,7 @@ int irq_spin_until(volatile uint32_t *p, uint32_t target, uint32_t timeout_us);
 /* Redirection entry bits (82093AA 3.2.4) */
 #define IOAPIC_RTE_DM_FIXED (0ull << 8)
 #define IOAPIC_RTE_DM_LOWPRIO (1ull << 8)
+#define IOAPIC_RTE_DM_EXTINT (7ull << 8)
 #define IOAPIC_RTE_LOGICAL (1ull << 11)
 #define IOAPIC_RTE_DELIVS (1ull << 12)
 #define IOAPIC_RTE_ACTIVE_LOW (1ull << 13)

@@ -35,6 +35,7 @@
 #                       after it moves back; another CPU sees the RAM
 #   irq_pv_eoi          KVM PV EOI: flag set for a lone edge-triggered vector,
 #                       not with IRR pending or TMR set; MSR #GP cases
+#   irq_extint          an I/O APIC pin as ExtINT: one INTA per message
 
 : "${G:?cases_irq.sh: the harness must set G to the guests build dir}"
 
@@ -155,3 +156,10 @@ for n in 1 4; do
 	irq_case irq_pv_eoi xapic "$n" --out "pv-eoi: $((2 * n)) interrupts ended through the flag, $((3 * n)) by EOI writes"
 done
 irq_case irq_pv_eoi x2apic 2 --out 'pv-eoi: 4 interrupts ended through the flag, 6 by EOI writes'
+
+# An I/O APIC pin as ExtINT: one INTA per message, the 8259's spurious IR7
+# when it has nothing (82093AA 3.2.4; hyve kept an "INTR" up before and took
+# nothing while LINT0 was masked).
+for n in 1 2; do
+	irq_case irq_extint xapic "$n" --out 'extint: 1 interrupts from 8259 vector 0x25, 3 spurious 0x27, 4 in all'
+done
