@@ -263,6 +263,15 @@ gdb_case gdb/attach-kill 16 --attach 'gdb_target: spinning' --gdb '^(0x[0-9a-f]+
 # page tables, a hardware breakpoint before the kernel's mappings exist and a
 # software one in its text (read-only for the kernel) after.
 LX_VMLINUX=$BUILD/linux/vmlinux
+# cases_linux.sh builds the test kernel later in the run (a fresh clone has
+# none yet): build it here when these cases come first (tools/build-linux
+# caches it; cases_linux.sh then finds it built).
+if [ ! -f "$LX_VMLINUX" ] && [ "$HYVE_TIER" = host ] && [ "$KVM_OK" = 1 ] && [ "${HYVE_SKIP_LINUX:-0}" != 1 ] &&
+	command -v gdb >/dev/null && { [ -z "$FILTER" ] || [[ gdb/linux =~ $FILTER ]]; }; then
+	echo "gdb: building the test kernel for gdb/linux* (tools/build-linux $BUILD/linux: about 7-10 min on 2 cores) ..."
+	tools/build-linux "$BUILD/linux" >"$TMPD/gdb-lx-build" 2>&1 ||
+		echo "gdb: tools/build-linux failed: $(tail -1 "$TMPD/gdb-lx-build")"
+fi
 gdb_case gdb/linux 16 --elf "$LX_VMLINUX" --svm-skip "$SVM_NOBP" \
 	--gdb '^Breakpoint 1, 0x[0-9a-f]+ in start_kernel' --gdb '<linux_banner>:\s+"Linux version ' \
 	--gdb '^Breakpoint 2, 0x[0-9a-f]+ in rest_init' --gdb '^\$1 = 1$' --gdb '^\$2 = 16$' \
