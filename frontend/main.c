@@ -44,17 +44,18 @@ static void print_verdict(void *ctx, uint32_t id, const char *why)
 	snprintf(r->why, sizeof(r->why), "%s", why);
 }
 
-/* "icr=N eoi=N ..." (docs/performance.md: the exits an interrupt costs);
- * returns the total. */
-static uint64_t exit_kinds(const struct vm_stats *st, char *buf, size_t len)
+/* The exits by kind (docs/performance.md: the exits an interrupt costs):
+ * "icr=N eoi=N ..." for the report, or "\"icr\":N,..." (json) for the
+ * trace's end event; returns the total. */
+static uint64_t exit_kinds(const struct vm_stats *st, char *buf, size_t len, bool json)
 {
 	uint64_t total = 0;
 	size_t at = 0;
 	buf[0] = 0;
 	for (unsigned k = 0; k < VM_EXK_N; k++) {
 		total += st->exits[k];
-		int n = snprintf(buf + at, len - at, "%s%s=%llu", k ? " " : "", vm_exit_kind_name(k),
-				 (unsigned long long)st->exits[k]);
+		int n = snprintf(buf + at, len - at, json ? "%s\"%s\":%llu" : "%s%s=%llu", k ? (json ? "," : " ") : "",
+				 vm_exit_kind_name(k), (unsigned long long)st->exits[k]);
 		if (n < 0 || (size_t)n >= len - at)
 			break;
 		at += (size_t)n;
@@ -73,7 +74,7 @@ static void report(struct machine *m, bool never_ran)
 	    (unsigned long long)st.ipi_ignored, (unsigned long long)st.sti_hlt,
 	    (unsigned long long)st.insn_completed);
 	char kinds[256];
-	uint64_t total = exit_kinds(&st, kinds, sizeof(kinds));
+	uint64_t total = exit_kinds(&st, kinds, sizeof(kinds), false);
 	say("exits=%llu (%s); interrupts injected=%llu pv-eoi=%llu", (unsigned long long)total, kinds,
 	    (unsigned long long)st.injected, (unsigned long long)st.pv_eoi);
 	if (never_ran) {
@@ -100,12 +101,7 @@ static void trace_end(struct machine *m, int status)
 	struct vm_stats st;
 	vm_get_stats(m->vm, &st);
 	char kinds[320];
-	size_t at = 0;
-	for (unsigned k = 0; k < VM_EXK_N && at < sizeof(kinds); k++) {
-		int n = snprintf(kinds + at, sizeof(kinds) - at, "%s\"%s\":%llu", k ? "," : "",
-				 vm_exit_kind_name(k), (unsigned long long)st.exits[k]);
-		at += n > 0 ? (size_t)n : 0;
-	}
+	(void)exit_kinds(&st, kinds, sizeof(kinds), true);
 	tracer_event(&m->tracer, "end",
 		     "\"status\":%d,\"allocated\":%u,\"started\":%u,\"ipis\":%llu,\"exits\":{%s},"
 		     "\"injected\":%llu,\"pv_eoi\":%llu",

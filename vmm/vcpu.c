@@ -89,37 +89,32 @@ static int inject(struct vcpu *v)
 	for (; nmi; nmi--)
 		if ((r = kvm_inject_nmi(v->fd)) < 0)
 			return r;
-	run->request_interrupt_window = 0;
-	if (vcpu_extint_pending(v)) {
-		/* ExtINT bypasses the APIC's priority logic (SDM 10.5.1): the 8259
-		 * gives the vector on the INTA cycle, taken only when we can inject. */
-		if (!run->ready_for_interrupt_injection) {
-			run->request_interrupt_window = 1;
-			run->cr8 = vlapic_get_cr8(v->vlapic);
-			return 0;
-		}
-		__atomic_store_n(&v->extint_msg, 0, __ATOMIC_SEQ_CST); /* this INTA serves the message */
-		uint8_t ev = v->vm->pic_ops->intack(v->vm->pic_ctx);
-		if ((r = kvm_inject_irq(v->fd, ev)) < 0)
-			return r;
-		owner_count(&v->injected);
-		run->ready_for_interrupt_injection = 0;
-		if (vcpu_extint_pending(v) || vlapic_pending_intr(v->vlapic) >= 0)
-			run->request_interrupt_window = 1;
-		run->cr8 = vlapic_get_cr8(v->vlapic);
-		return 0;
-	}
-	/* One vLAPIC lock for the lookup, the acceptance and the CR8 (issue 14). */
-	bool more;
+	bool extint = vcpu_extint_pending(v), more;
 	uint8_t cr8;
-	int vec = vlapic_inject(v->vlapic, run->ready_for_interrupt_injection, &more, &cr8);
+	int vec;
+	if (extint) {
+		/* ExtINT bypasses the APIC's priority logic (SDM 10.5.1): the 8259
+		 * gives the vector on the INTA cycle, taken only when we can inject.
+		 * The vLAPIC is only asked whether a vector waits, and for CR8. */
+		(void)vlapic_inject(v->vlapic, false, &more, &cr8);
+		if (run->ready_for_interrupt_injection) {
+			__atomic_store_n(&v->extint_msg, 0, __ATOMIC_SEQ_CST); /* this INTA serves the message */
+			vec = v->vm->pic_ops->intack(v->vm->pic_ctx);
+			extint = vcpu_extint_pending(v);
+		} else {
+			vec = -1;
+		}
+	} else {
+		/* One vLAPIC lock for the lookup, the acceptance and the CR8 (issue 14). */
+		vec = vlapic_inject(v->vlapic, run->ready_for_interrupt_injection, &more, &cr8);
+	}
 	if (vec >= 0) {
 		if ((r = kvm_inject_irq(v->fd, (uint8_t)vec)) < 0)
 			return r; /* the vCPU ends: the vector stays in ISR */
 		owner_count(&v->injected);
 		run->ready_for_interrupt_injection = 0; /* one per entry */
 	}
-	run->request_interrupt_window = more;
+	run->request_interrupt_window = extint || more;
 	run->cr8 = cr8;
 	return 0;
 }
@@ -339,11 +334,8 @@ static kvm_exit_fn *const kvm_exit_handlers[] = {
 	[KVM_EXIT_DEBUG] = on_debug,
 };
 
-#define X2APIC_MSR_EOI 0x80b
-#define X2APIC_MSR_ICR 0x830
-#define XAPIC_EOI 0x0b0
-#define XAPIC_ICR_LO 0x300
-#define XAPIC_ICR_HI 0x310
+/* An xAPIC register's x2APIC MSR (SDM 10.12.1.2). */
+#define X2APIC_MSR(off) (MSR_X2APIC_FIRST + ((off) >> 4))
 
 /* What an exit was, for the statistics (vmm.h: enum vm_exit_kind). */
 static enum vm_exit_kind exit_kind(struct vcpu *v)
@@ -353,19 +345,19 @@ static enum vm_exit_kind exit_kind(struct vcpu *v)
 	case KVM_EXIT_IO:
 		return VM_EXK_IO;
 	case KVM_EXIT_MMIO: {
-		uint64_t base = vlapic_mmio_base(v->vlapic), gpa = run->mmio.phys_addr;
-		if (!base || gpa < base || gpa - base >= APIC_PAGE_SIZE)
+		uint32_t off;
+		if (!vcpu_apic_offset(v, run->mmio.phys_addr, &off))
 			return VM_EXK_MMIO;
-		uint64_t reg = (gpa - base) & ~0xfull;
-		return reg == XAPIC_ICR_LO || reg == XAPIC_ICR_HI ? VM_EXK_ICR
-		       : reg == XAPIC_EOI			   ? VM_EXK_EOI
-								   : VM_EXK_APIC;
+		off &= ~0xfu;
+		return off == APIC_OFF_ICR_LO || off == APIC_OFF_ICR_HI ? VM_EXK_ICR
+		       : off == APIC_OFF_EOI				 ? VM_EXK_EOI
+									 : VM_EXK_APIC;
 	}
 	case KVM_EXIT_X86_RDMSR:
 	case KVM_EXIT_X86_WRMSR:
-		if (run->msr.index == X2APIC_MSR_ICR)
+		if (run->msr.index == X2APIC_MSR(APIC_OFF_ICR_LO))
 			return VM_EXK_ICR;
-		if (run->msr.index == X2APIC_MSR_EOI)
+		if (run->msr.index == X2APIC_MSR(APIC_OFF_EOI))
 			return VM_EXK_EOI;
 		return (run->msr.index >= MSR_X2APIC_FIRST && run->msr.index <= MSR_X2APIC_LAST) ||
 				       run->msr.index == MSR_IA32_APIC_BASE

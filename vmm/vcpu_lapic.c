@@ -159,13 +159,21 @@ int vcpu_apic_msr(struct vcpu *v, bool wr, uint32_t idx, uint64_t *data)
 	return r ? 1 : 0;
 }
 
-/* Returns true when the access was the vCPU's own APIC page (handled here). */
-bool vcpu_apic_mmio(struct vcpu *v, uint64_t gpa, unsigned len, bool is_write, uint8_t *data)
+bool vcpu_apic_offset(struct vcpu *v, uint64_t gpa, uint32_t *off)
 {
 	uint64_t base = vlapic_mmio_base(v->vlapic);
 	if (!base || gpa < base || gpa - base >= APIC_PAGE_SIZE)
 		return false;
-	uint32_t off = (uint32_t)(gpa - base);
+	*off = (uint32_t)(gpa - base);
+	return true;
+}
+
+/* Returns true when the access was the vCPU's own APIC page (handled here). */
+bool vcpu_apic_mmio(struct vcpu *v, uint64_t gpa, unsigned len, bool is_write, uint8_t *data)
+{
+	uint32_t off;
+	if (!vcpu_apic_offset(v, gpa, &off))
+		return false;
 	uint64_t val = 0;
 	if (len > 8)
 		len = 8;

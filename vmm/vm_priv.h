@@ -287,6 +287,8 @@ int vcpu_apic_msr(struct vcpu *v, bool wr, uint32_t idx, uint64_t *data);
  * vLAPIC allows it. */
 void vcpu_pv_eoi_sync(struct vcpu *v);
 void vcpu_pv_eoi_arm(struct vcpu *v);
+/* Owner: true if gpa is on this vCPU's own APIC page, with its offset there. */
+bool vcpu_apic_offset(struct vcpu *v, uint64_t gpa, uint32_t *off);
 /* Owner: true if the MMIO access hit its own APIC page (then handled here). */
 bool vcpu_apic_mmio(struct vcpu *v, uint64_t gpa, unsigned len, bool is_write, uint8_t *data);
 
