@@ -39,27 +39,34 @@ PVM_APPEND = " noxsave rodata=off clocksource=kvm-clock"
 PVM_STOCK_APPEND = " clearcpuid=ssse3,sse4_1,sse4_2,pclmulqdq,aes,sha_ni cryptomgr.notests"
 
 
-def prepare(opts, root):
-    """Builds or finds what the boots need; returns {kernel key: (image, error)}
-    and the initramfs path (or None with an error for every kernel)."""
+def prepare(opts, root, stock=None, pvm=PVM):
+    """Builds or finds what the boots of opts.linux_kernels need; returns
+    {kernel key: (image, error)} and the initramfs path (or None with an
+    error for every kernel). stock: Debian's kernel as (image, error) when
+    the caller has it (bench/nested.py: the one L1 runs), else /boot's.
+    pvm: give each VMM the vmlinux inside the bzImage (see above)."""
     out = {}
     initrd = os.path.join(opts.build, "linux", "initramfs.cpio")
     r = subprocess.run([os.path.join(root, "tools", "build-initramfs"), initrd], capture_output=True, text=True)
     if r.returncode != 0:
         why = "tools/build-initramfs failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]
         return {k: (None, why) for k, _ in KERNELS}, None
-    stock = sorted(glob.glob("/boot/vmlinuz-*"))
-    if not stock and os.geteuid() == 0:
-        subprocess.run([os.path.join(root, "tools", "ensure-deps"), "linux-image-amd64"], capture_output=True)
-        stock = sorted(glob.glob("/boot/vmlinuz-*"))
-    out["debian"] = (stock[-1], None) if stock else (None, "no /boot/vmlinuz-* (apt-get install linux-image-amd64)")
-    small_dir = os.path.join(opts.build, "linux")
-    if not os.path.exists(os.path.join(small_dir, "bzImage")):
-        print("  linux: building the test kernel (tools/build-linux, 7-10 min the first time) ...", flush=True)
-    r = subprocess.run([os.path.join(root, "tools", "build-linux"), small_dir], capture_output=True, text=True)
-    out["small"] = ((os.path.join(small_dir, "bzImage"), None) if r.returncode == 0 else
-                    (None, "tools/build-linux failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]))
-    if PVM:
+    if "debian" in opts.linux_kernels:
+        if stock is None:
+            found = sorted(glob.glob("/boot/vmlinuz-*"))
+            if not found and os.geteuid() == 0:
+                subprocess.run([os.path.join(root, "tools", "ensure-deps"), "linux-image-amd64"], capture_output=True)
+                found = sorted(glob.glob("/boot/vmlinuz-*"))
+            stock = (found[-1], None) if found else (None, "no /boot/vmlinuz-* (apt-get install linux-image-amd64)")
+        out["debian"] = stock
+    if "small" in opts.linux_kernels:
+        small_dir = os.path.join(opts.build, "linux")
+        if not os.path.exists(os.path.join(small_dir, "bzImage")):
+            print("  linux: building the test kernel (tools/build-linux, 7-10 min the first time) ...", flush=True)
+        r = subprocess.run([os.path.join(root, "tools", "build-linux"), small_dir], capture_output=True, text=True)
+        out["small"] = ((os.path.join(small_dir, "bzImage"), None) if r.returncode == 0 else
+                        (None, "tools/build-linux failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]))
+    if pvm:
         for key in list(out):
             img, err = out[key]
             if err:

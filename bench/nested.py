@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 
+import linux_boot
+
 QEMU_FILES = ("qboot.rom", "multiboot_dma.bin", "linuxboot_dma.bin", "kvmvapic.bin")
 QEMU_DATA = "/usr/share/qemu"
 TABLE_START = "hyve vs QEMU (make bench)"
@@ -36,27 +38,14 @@ def host_rev(root):
     return (rev + ("+dirty" if git("status", "--porcelain") else "")) if rev else "?"
 
 
-def linux_inputs(opts, root):
-    """[(key, host path or None, why)] and the initramfs for the Linux figure."""
-    out = []
-    initrd = os.path.join(opts.build, "linux", "initramfs.cpio")
-    r = subprocess.run([os.path.join(root, "tools", "build-initramfs"), initrd], capture_output=True, text=True)
-    if r.returncode != 0:
-        return [], None, "tools/build-initramfs failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]
-    if "small" in opts.linux_kernels:
-        small = os.path.join(opts.build, "linux")
-        if not os.path.exists(os.path.join(small, "bzImage")):
-            print("  linux: building the test kernel (tools/build-linux, 7-10 min the first time) ...", flush=True)
-        r = subprocess.run([os.path.join(root, "tools", "build-linux"), small], capture_output=True, text=True)
-        out.append(("small", os.path.join(small, "bzImage") if r.returncode == 0 else None,
-                    "tools/build-linux failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]))
-    if "debian" in opts.linux_kernels:
-        r = subprocess.run([os.path.join(root, "tools", "nested-svm"), "--cache", opts.nested_cache,
-                            "--print-kernel"], capture_output=True, text=True)
-        img = r.stdout.strip()
-        out.append(("debian", img if r.returncode == 0 and os.path.exists(img) else None,
-                    "tools/nested-svm --print-kernel failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]))
-    return out, initrd, None
+def stock_kernel(opts, root):
+    """Debian's kernel as linux_boot.prepare() wants it: the bzImage L1 runs."""
+    r = subprocess.run([os.path.join(root, "tools", "nested-svm"), "--cache", opts.nested_cache,
+                        "--print-kernel"], capture_output=True, text=True)
+    img = r.stdout.strip()
+    if r.returncode == 0 and os.path.exists(img):
+        return img, None
+    return None, "tools/nested-svm --print-kernel failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
 NESTED_DEFAULTS = ["--reps", "5", "--ipi-reps", "3", "--mem-reps", "3"]
@@ -100,13 +89,14 @@ def run(opts, runner_args, root):
         files.append(f"{other}/hyve={os.path.relpath(other, root)}/hyve")
     inner = ["--build", "build", "--in-l1", "--qemu-data", "/hyve/qemu-data", "--hyve-rev", host_rev(root)]
     if "linux" in opts.only_set:
-        kernels, initrd, why = linux_inputs(opts, root)
-        if why:
-            print(f"bench: --nested: {why}", file=sys.stderr)
+        stock = stock_kernel(opts, root) if "debian" in opts.linux_kernels else None
+        kernels, initrd = linux_boot.prepare(opts, root, stock=stock, pvm=False)
+        if initrd is None:
+            print(f"bench: --nested: {next(iter(kernels.values()))[1]}", file=sys.stderr)
             return 1
         files.append(f"{initrd}=linux/initramfs.cpio")
         imgs = []
-        for key, path, err in kernels:
+        for key, (path, err) in kernels.items():
             if path:
                 files.append(f"{path}=linux/{key}.bzImage")
                 imgs.append(f"{key}=/hyve/linux/{key}.bzImage")
