@@ -637,6 +637,17 @@ def machine_header(opts, host_khz):
     ]
 
 
+def count_list(text):
+    """'1,4' -> [1, 4] (argparse type: a bad list is one error line, status 2)."""
+    try:
+        vals = [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma list of vCPU counts")
+    if not vals or any(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma list of vCPU counts (each at least 1)")
+    return vals
+
+
 def main():
     ap = argparse.ArgumentParser(description="hyve vs QEMU benchmarks (issue 6)")
     ap.add_argument("--build", default="build", help="build folder (default build)")
@@ -650,14 +661,14 @@ def main():
                     "which a Linux boot counts as hung (default 120)")
     ap.add_argument("--linux-kernels", default="debian,small", help="Linux boot figure: comma list of debian "
                     "(Debian's linux-image-amd64) and small (hyve's test kernel)")
-    ap.add_argument("--linux-cpus", default=",".join(map(str, linux_boot.CPUS)), help="Linux boot figure: "
+    ap.add_argument("--linux-cpus", type=count_list, default=list(linux_boot.CPUS), help="Linux boot figure: "
                     "vCPU counts (default 1,4)")
     ap.add_argument("--linux-reps", type=int, default=1, help="repetitions of the Linux boots (default 1)")
     ap.add_argument("--linux-timeout", type=float, default=1800, help="seconds before a Linux boot counts as hung "
                     "(default 1800: on KVM-PVM hosts Debian's kernel takes many minutes)")
     ap.add_argument("--ipi-waits", default="spin,halt", help="IPI receiver waits to measure: spin,halt "
                     "(default both; halt alone boots the guest with \"nospin\" and is much faster)")
-    ap.add_argument("--sizes", default=",".join(map(str, AP_SIZES)), help="AP bring-up vCPU counts")
+    ap.add_argument("--sizes", type=count_list, default=list(AP_SIZES), help="AP bring-up vCPU counts")
     ap.add_argument("--no-qemu", dest="qemu", action="store_false", help="hyve only")
     ap.add_argument("--compare", metavar="OTHER_BUILD", help="A/B: run hyve from --build and from "
                     "OTHER_BUILD side by side (interleaved, alternating which goes first; guests of --build) "
@@ -682,14 +693,12 @@ def main():
     opts = ap.parse_args()
     opts.only_set = set(opts.only.split(","))
     opts.linux_kernels = set(opts.linux_kernels.split(","))
-    opts.linux_cpus = [int(c) for c in opts.linux_cpus.split(",") if c]
     if opts.nested:
         opts.build = os.path.abspath(os.path.join(ROOT, opts.build))
         opts.nested_cache = os.path.abspath(os.path.join(ROOT, opts.nested_cache))
         return nested.run(opts, nested.inner_args(sys.argv[1:]), ROOT)
     opts.build = os.path.abspath(os.path.join(ROOT, opts.build))
     opts.hyve = os.path.join(opts.build, "hyve")
-    opts.sizes = [int(s) for s in opts.sizes.split(",") if s]
     opts.ipi_waits = [w for w in ("spin", "halt") if w in opts.ipi_waits.split(",")]
     opts.firmware = [] if opts.seabios or not os.path.exists(QBOOT) else ["-bios", QBOOT]
     if opts.qemu_data:

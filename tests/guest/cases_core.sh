@@ -71,6 +71,10 @@ json_check() {
 		why="${why:+$why; }the first line is not the start event"
 	tail -1 "$TRACE_JSON" | grep -qE '^\{"event":"end",.*"status":33,"allocated":3,"started":3,' ||
 		why="${why:+$why; }the last line is not the end event (status 33, 3 started)"
+	# The exits by kind (issue 14): each of the ten kinds, and the spinup-ap
+	# INIT/STARTUP ICR writes counted as ICR exits.
+	tail -1 "$TRACE_JSON" | grep -qE '"exits":\{"icr":[1-9][0-9]*,"eoi":[0-9]+,"apic":[0-9]+,"hlt":[0-9]+,"window":[0-9]+,"kick":[0-9]+,"io":[1-9][0-9]*,"mmio":[0-9]+,"msr":[0-9]+,"other":[0-9]+\},"injected":[0-9]+,"pv_eoi":[0-9]+\}$' ||
+		why="${why:+$why; }the end event has no exit counts by kind"
 	python3 -c 'import json,sys; t=[json.loads(l)["t_ns"] for l in open(sys.argv[1])]; sys.exit(t != sorted(t))' \
 		"$TRACE_JSON" 2>/dev/null || why="${why:+$why; }python3 cannot parse it, or t_ns goes backwards"
 	local n=${CASE_PREFIX:-}trace/json-contents
